@@ -1,0 +1,718 @@
+//! The `parca_scrape` consumer: every related provider's jobs → scrape jobs with one target
+//! per unit and Juju topology labels (protocol.md §3).
+//!
+//! Pure: relation snapshots in, jobs and rejections out. With all fixes on (the default) no
+//! input can make it fail: a bad job drops that job, bad relation data drops that relation,
+//! each with a [`Rejection`] naming relation, app and key (F6). With fixes turned off it
+//! reproduces the Python library, which the conformance runner uses to prove each fix.
+
+use super::wire;
+use crate::fixes::{Fix, FixSet};
+use crate::interfaces::topology::{self, ModelUuid};
+use crate::model::{
+    Host, Rejection, RejectionKind, RelationId, RelationSnapshot, Scope, Target, unit_number,
+};
+use crate::pyjson;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// One static_config of a rendered job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticConfig {
+    /// `host:port` targets.
+    pub targets: Vec<String>,
+    /// Provider labels merged with the topology labels (values as the provider sent them).
+    pub labels: Map<String, Value>,
+    /// The unit these targets belong to; `None` for the provider's fixed targets.
+    pub unit: Option<String>,
+}
+
+/// A Prometheus relabel rule; the consumer emits only the `instance` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelabelConfig {
+    /// Labels whose values are joined.
+    pub source_labels: Vec<String>,
+    /// Joiner.
+    pub separator: String,
+    /// Label written.
+    pub target_label: String,
+    /// Regex applied to the joined value.
+    pub regex: String,
+}
+
+impl RelabelConfig {
+    /// `instance` = `<model>_<uuid>_<app>[_<unit>]`.
+    fn instance(with_unit: bool) -> Self {
+        let mut source_labels: Vec<String> = ["juju_model", "juju_model_uuid", "juju_application"]
+            .map(String::from)
+            .into();
+        if with_unit {
+            source_labels.push("juju_unit".into());
+        }
+        RelabelConfig {
+            source_labels,
+            separator: "_".into(),
+            target_label: "instance".into(),
+            regex: "(.*)".into(),
+        }
+    }
+
+    fn to_python_json(&self) -> Value {
+        json!({"source_labels": self.source_labels, "separator": self.separator,
+               "target_label": self.target_label, "regex": self.regex})
+    }
+}
+
+/// One rendered scrape job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScrapeJob {
+    /// The final, unique job name.
+    pub job_name: String,
+    /// The relation it came from.
+    pub relation: RelationId,
+    /// The remote application.
+    pub app: String,
+    /// The provider's own job name (before prefixing), if it gave one.
+    pub provider_job_name: Option<String>,
+    /// Fixed targets first, then one entry per unit, per provider static_config.
+    pub static_configs: Vec<StaticConfig>,
+    /// The sanitised provider job (allowed keys, provider order); its `static_configs` and
+    /// `job_name` are superseded by the fields above. Holds `scheme`, `scrape_interval`,
+    /// `scrape_timeout`, `profiling_config`, `tls_config` as the provider sent them.
+    pub settings: Map<String, Value>,
+    /// The `instance` relabel rule.
+    pub relabel_configs: Vec<RelabelConfig>,
+}
+
+impl ScrapeJob {
+    /// The job as the Python library returns it from `jobs()`, key order included.
+    pub fn to_python_json(&self) -> Value {
+        let mut out = Map::new();
+        for (key, value) in &self.settings {
+            let value = match key.as_str() {
+                "static_configs" => Value::Array(
+                    self.static_configs.iter().map(StaticConfig::to_python_json).collect(),
+                ),
+                "job_name" => Value::String(self.job_name.clone()),
+                _ => value.clone(),
+            };
+            out.insert(key.clone(), value);
+        }
+        out.insert("job_name".into(), Value::String(self.job_name.clone()));
+        out.insert(
+            "relabel_configs".into(),
+            self.relabel_configs.iter().map(RelabelConfig::to_python_json).collect(),
+        );
+        Value::Object(out)
+    }
+
+    /// Every target of the job with its labels, unit entries included.
+    pub fn targets(&self) -> impl Iterator<Item = (&str, &StaticConfig)> {
+        self.static_configs
+            .iter()
+            .flat_map(|sc| sc.targets.iter().map(move |t| (t.as_str(), sc)))
+    }
+}
+
+impl StaticConfig {
+    fn to_python_json(&self) -> Value {
+        let mut out = Map::new();
+        // Python builds unit entries as {labels, targets} and fixed ones as {targets, labels}.
+        if self.unit.is_some() {
+            out.insert("labels".into(), Value::Object(self.labels.clone()));
+            out.insert("targets".into(), json!(self.targets));
+        } else {
+            out.insert("targets".into(), json!(self.targets));
+            out.insert("labels".into(), Value::Object(self.labels.clone()));
+        }
+        Value::Object(out)
+    }
+}
+
+/// Everything the consumer made of the relations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConsumerOutput {
+    /// Rendered jobs, relation by relation (ordered by relation id), each relation's in order.
+    pub jobs: Vec<ScrapeJob>,
+    /// What was dropped and why, in the order found.
+    pub rejections: Vec<Rejection>,
+    /// Only with F5 off: raw jobs passed through unchanged, with the index in `jobs` they come
+    /// before (the Python library's behaviour without metadata).
+    pub passthrough: Vec<(usize, Value)>,
+}
+
+impl ConsumerOutput {
+    /// The job list as the Python library's `jobs()` returns it.
+    pub fn to_python_jobs(&self) -> Vec<Value> {
+        let mut out = Vec::with_capacity(self.jobs.len() + self.passthrough.len());
+        let mut raw = self.passthrough.iter().peekable();
+        for (i, job) in self.jobs.iter().enumerate() {
+            while let Some((_, value)) = raw.next_if(|(at, _)| *at == i) {
+                out.push(value.clone());
+            }
+            out.push(job.to_python_json());
+        }
+        out.extend(raw.map(|(_, value)| value.clone()));
+        out
+    }
+
+    /// The first rejection the Python library would have raised on (F6 off means "crash").
+    pub fn python_exception(&self) -> Option<(&'static str, &Rejection)> {
+        self.rejections
+            .iter()
+            .find_map(|r| r.kind.python_exception().map(|exc| (exc, r)))
+    }
+}
+
+/// Renders the jobs of all `relations` (in any order; the output is ordered by relation id).
+pub fn render_jobs(relations: &[RelationSnapshot], fixes: FixSet) -> ConsumerOutput {
+    let mut ordered: Vec<&RelationSnapshot> = relations.iter().collect();
+    ordered.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut out = ConsumerOutput::default();
+    for relation in ordered {
+        let mut ctx = RelationCtx {
+            relation,
+            fixes,
+            rejections: &mut out.rejections,
+        };
+        match ctx.render() {
+            Rendered::Jobs(jobs) => out.jobs.extend(jobs),
+            Rendered::Passthrough(raw) => out
+                .passthrough
+                .extend(raw.into_iter().map(|job| (out.jobs.len(), job))),
+            Rendered::Dropped => {}
+        }
+        if !fixes.has(Fix::F6) && out.python_exception().is_some() {
+            // The Python library raises out of jobs(): nothing renders at all.
+            out.jobs.clear();
+            out.passthrough.clear();
+            return out;
+        }
+    }
+    if fixes.has(Fix::F4) {
+        make_job_names_unique(&mut out.jobs);
+    }
+    out
+}
+
+enum Rendered {
+    Jobs(Vec<ScrapeJob>),
+    Passthrough(Vec<Value>),
+    Dropped,
+}
+
+/// The remote topology as decoded from `scrape_metadata`.
+struct RemoteTopology {
+    identifier: String,
+    labels: Map<String, Value>,
+}
+
+/// A unit that can be scraped: the name used in `juju_unit` and its address.
+struct Host_ {
+    name: String,
+    address: String,
+}
+
+struct RelationCtx<'a> {
+    relation: &'a RelationSnapshot,
+    fixes: FixSet,
+    rejections: &'a mut Vec<Rejection>,
+}
+
+impl RelationCtx<'_> {
+    fn reject(&mut self, scope: Scope, kind: RejectionKind, key: String, reason: String) {
+        self.reject_in(scope, kind, None, None, key, reason);
+    }
+
+    fn reject_in(
+        &mut self,
+        scope: Scope,
+        kind: RejectionKind,
+        job: Option<&str>,
+        unit: Option<&str>,
+        key: String,
+        reason: String,
+    ) {
+        self.rejections.push(Rejection {
+            relation: self.relation.id.clone(),
+            app: self.relation.remote_app.clone(),
+            job: job.map(str::to_owned),
+            unit: unit.map(str::to_owned),
+            key,
+            scope,
+            kind,
+            reason,
+        });
+    }
+
+    /// Decodes a JSON app-databag value; a missing key reads as `default` (as in Python).
+    fn decode_app_json(&mut self, key: &str, default: &str) -> Option<Value> {
+        let text = self.relation.app_value(key).unwrap_or(default);
+        match pyjson::loads(text) {
+            Ok(value) => Some(value),
+            Err(err) => {
+                self.reject(
+                    Scope::Relation,
+                    RejectionKind::InvalidJson,
+                    key.to_owned(),
+                    format!("invalid JSON: {err}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn render(&mut self) -> Rendered {
+        // No remote units yet: nothing to scrape, even fixed targets (Q-C9, kept).
+        if self.relation.units.is_empty() {
+            return Rendered::Dropped;
+        }
+        let Some(jobs) = self.decode_app_json(wire::SCRAPE_JOBS, "[]") else {
+            return Rendered::Dropped;
+        };
+        if !pyjson::is_truthy(&jobs) {
+            return Rendered::Dropped;
+        }
+        let Some(metadata) = self.decode_app_json(wire::SCRAPE_METADATA, "{}") else {
+            return Rendered::Dropped;
+        };
+        if !pyjson::is_truthy(&metadata) {
+            if self.fixes.has(Fix::F5) {
+                self.reject(
+                    Scope::Relation,
+                    RejectionKind::MissingMetadata,
+                    wire::SCRAPE_METADATA.into(),
+                    "missing; scrape_jobs cannot be labelled or expanded without it".into(),
+                );
+                return Rendered::Dropped;
+            }
+            return match jobs {
+                Value::Array(raw) => Rendered::Passthrough(raw),
+                other => {
+                    self.reject_not_a_list(&other);
+                    Rendered::Dropped
+                }
+            };
+        }
+        let Some(topology) = self.decode_topology(&metadata) else {
+            return Rendered::Dropped;
+        };
+        let hosts = self.hosts();
+        let Value::Array(jobs) = jobs else {
+            self.reject_not_a_list(&jobs);
+            return Rendered::Dropped;
+        };
+        let rendered = jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(index, job)| self.render_job(index, job, &topology, &hosts))
+            .collect();
+        Rendered::Jobs(rendered)
+    }
+
+    fn reject_not_a_list(&mut self, jobs: &Value) {
+        // Python iterates the value: a string or object yields strings (then `.items()` fails),
+        // a number or `true` is not iterable.
+        let kind = match jobs {
+            Value::String(_) | Value::Object(_) => RejectionKind::NotAnObject,
+            _ => RejectionKind::NotIterable,
+        };
+        self.reject(
+            Scope::Relation,
+            kind,
+            wire::SCRAPE_JOBS.into(),
+            format!("must be a list of jobs, not {}", pyjson::type_name(jobs)),
+        );
+    }
+
+    fn decode_topology(&mut self, metadata: &Value) -> Option<RemoteTopology> {
+        let key = wire::SCRAPE_METADATA;
+        let Value::Object(fields) = metadata else {
+            self.reject(
+                Scope::Relation,
+                RejectionKind::WrongType,
+                key.into(),
+                format!("must be an object, not {}", pyjson::type_name(metadata)),
+            );
+            return None;
+        };
+        let mut required = |name: &str| {
+            let value = fields.get(name).cloned();
+            if value.is_none() {
+                self.reject(
+                    Scope::Relation,
+                    RejectionKind::MissingKey,
+                    format!("{key}.{name}"),
+                    "missing".into(),
+                );
+            }
+            value
+        };
+        let (model, uuid, application) =
+            (required("model")?, required("model_uuid")?, required("application")?);
+        let Value::String(uuid_text) = &uuid else {
+            self.reject(
+                Scope::Relation,
+                RejectionKind::NotAString,
+                format!("{key}.model_uuid"),
+                format!("must be a string, not {}", pyjson::type_name(&uuid)),
+            );
+            return None;
+        };
+        let uuid = match ModelUuid::parse(uuid_text) {
+            Ok(uuid) => uuid,
+            Err(err) => {
+                self.reject(
+                    Scope::Relation,
+                    RejectionKind::InvalidUuid,
+                    format!("{key}.model_uuid"),
+                    format!("{err} (a canonical lower-case v4 UUID is required)"),
+                );
+                return None;
+            }
+        };
+        for (name, value) in [("model", &model), ("application", &application)] {
+            if matches!(value, Value::Array(_) | Value::Object(_)) {
+                self.reject(
+                    Scope::Relation,
+                    RejectionKind::WrongType,
+                    format!("{key}.{name}"),
+                    format!("must be a string, not {}", pyjson::type_name(value)),
+                );
+                return None;
+            }
+        }
+        let charm = fields.get("charm_name").cloned().unwrap_or(Value::from(""));
+        Some(RemoteTopology {
+            identifier: topology::identifier(&model, &uuid, &application),
+            labels: topology::label_matchers(&model, &uuid, &application, &charm),
+        })
+    }
+
+    /// The scrapeable units: name → address, in unit-number order (F1). Units without an
+    /// address have not published yet and are skipped silently, as in Python.
+    fn hosts(&mut self) -> Vec<Host_> {
+        let relation = self.relation;
+        let mut units: Vec<(&String, &crate::model::Databag)> = relation.units.iter().collect();
+        if self.fixes.has(Fix::F1) {
+            units.sort_by_key(|(name, _)| (unit_number(name), name.as_str()));
+        }
+        let non_empty = |bag: &crate::model::Databag, key: &str| {
+            bag.get(key).filter(|v| !v.is_empty()).cloned()
+        };
+        let mut hosts: Vec<Host_> = Vec::with_capacity(units.len());
+        for (juju_name, bag) in units {
+            let name = non_empty(bag, wire::UNIT_NAME).unwrap_or_else(|| juju_name.clone());
+            let Some(raw) =
+                non_empty(bag, wire::UNIT_ADDRESS).or_else(|| non_empty(bag, wire::LEGACY_UNIT_HOST))
+            else {
+                continue;
+            };
+            let address = if self.fixes.has(Fix::F3) {
+                match Host::parse(&raw) {
+                    Ok(host) => host.to_string(),
+                    Err(err) => {
+                        self.reject_in(
+                            Scope::Unit,
+                            RejectionKind::BadAddress,
+                            None,
+                            Some(juju_name),
+                            wire::UNIT_ADDRESS.into(),
+                            format!("{} (an address without a port is expected)", err),
+                        );
+                        continue;
+                    }
+                }
+            } else {
+                raw
+            };
+            match hosts.iter_mut().find(|h| h.name == name) {
+                Some(existing) if self.fixes.has(Fix::F1) => {
+                    let kept = existing.address.clone();
+                    self.reject_in(
+                        Scope::Unit,
+                        RejectionKind::DuplicateUnit,
+                        None,
+                        Some(juju_name),
+                        wire::UNIT_NAME.into(),
+                        format!("name {name:?} is already used by a lower-numbered unit ({kept}); left out"),
+                    );
+                }
+                // Python's dict keyed by name: the last unit wins, at the first one's position.
+                Some(existing) => existing.address = address,
+                None => hosts.push(Host_ { name, address }),
+            }
+        }
+        hosts
+    }
+
+    fn render_job(
+        &mut self,
+        index: usize,
+        job: &Value,
+        topology: &RemoteTopology,
+        hosts: &[Host_],
+    ) -> Option<ScrapeJob> {
+        let key = format!("{}[{index}]", wire::SCRAPE_JOBS);
+        let settings = match wire::sanitize_job(job) {
+            Ok(settings) => settings,
+            Err(err) => {
+                self.reject(Scope::Job, RejectionKind::NotAnObject, key, err.to_string());
+                return None;
+            }
+        };
+        let provider_name = match settings.get("job_name") {
+            Some(name) if pyjson::is_truthy(name) => match pyjson::py_str(name) {
+                Some(text) => Some(text),
+                None => {
+                    self.reject(
+                        Scope::Job,
+                        RejectionKind::WrongType,
+                        format!("{key}.job_name"),
+                        format!("must be a string, not {}", pyjson::type_name(name)),
+                    );
+                    return None;
+                }
+            },
+            _ => None,
+        };
+        let job_name = match &provider_name {
+            Some(name) => format!("{}_{}", topology.identifier, name),
+            None => topology.identifier.clone(),
+        };
+        let job_label = provider_name.as_deref().unwrap_or(&topology.identifier).to_owned();
+        let static_configs = match settings.get("static_configs") {
+            Some(Value::Array(list)) => list.clone(),
+            Some(other) => {
+                let kind = match other {
+                    Value::String(_) | Value::Object(_) => RejectionKind::NotAnObject,
+                    _ => RejectionKind::NotIterable,
+                };
+                self.reject_in(
+                    Scope::Job,
+                    kind,
+                    Some(&job_label),
+                    None,
+                    format!("{key}.static_configs"),
+                    format!("must be a list, not {}", pyjson::type_name(other)),
+                );
+                return None;
+            }
+            None => Vec::new(), // unreachable: sanitising always sets static_configs
+        };
+        let mut rendered = Vec::new();
+        let mut any_unit_config = false;
+        for (sc_index, sc) in static_configs.iter().enumerate() {
+            let sc_key = format!("{key}.static_configs[{sc_index}]");
+            let (fixed, wildcards, labels) =
+                self.split_static_config(sc, &sc_key, &job_label)?;
+            let mut base_labels = labels;
+            for (k, v) in &topology.labels {
+                base_labels.insert(k.clone(), v.clone());
+            }
+            if !fixed.is_empty() {
+                rendered.push(StaticConfig {
+                    targets: fixed,
+                    labels: base_labels.clone(),
+                    unit: None,
+                });
+            }
+            // Without a wildcard there is nothing per unit to scrape (F2; Python emits the bare
+            // unit address, Q-C2).
+            if wildcards.is_empty() && self.fixes.has(Fix::F2) {
+                continue;
+            }
+            for host in hosts {
+                let targets = if wildcards.is_empty() {
+                    vec![host.address.clone()]
+                } else {
+                    wildcards.iter().map(|w| w.for_unit(&host.address)).collect()
+                };
+                let mut unit_labels = base_labels.clone();
+                unit_labels.insert("juju_unit".into(), Value::String(host.name.clone()));
+                rendered.push(StaticConfig {
+                    targets,
+                    labels: unit_labels,
+                    unit: Some(host.name.clone()),
+                });
+                any_unit_config = true;
+            }
+        }
+        if self.fixes.has(Fix::F1) {
+            sort_unit_configs(&mut rendered);
+        }
+        Some(ScrapeJob {
+            job_name,
+            relation: self.relation.id.clone(),
+            app: self.relation.remote_app.clone(),
+            provider_job_name: provider_name,
+            static_configs: rendered,
+            settings,
+            relabel_configs: vec![RelabelConfig::instance(any_unit_config)],
+        })
+    }
+
+    /// Splits one static_config into fixed targets, wildcard ports and its labels. `None` drops
+    /// the job (the static_config has the wrong shape); a bad target drops only that target.
+    fn split_static_config(
+        &mut self,
+        sc: &Value,
+        sc_key: &str,
+        job: &str,
+    ) -> Option<(Vec<String>, Vec<UnitTarget>, Map<String, Value>)> {
+        let Value::Object(sc) = sc else {
+            self.reject_in(
+                Scope::Job,
+                RejectionKind::NotAnObject,
+                Some(job),
+                None,
+                sc_key.to_owned(),
+                format!("must be an object, not {}", pyjson::type_name(sc)),
+            );
+            return None;
+        };
+        let labels = match sc.get("labels") {
+            None => Map::new(),
+            Some(Value::Object(labels)) => labels.clone(),
+            Some(other) => {
+                self.reject_in(
+                    Scope::Job,
+                    RejectionKind::NotAnObject,
+                    Some(job),
+                    None,
+                    format!("{sc_key}.labels"),
+                    format!("must be an object, not {}", pyjson::type_name(other)),
+                );
+                return None;
+            }
+        };
+        let targets = match sc.get("targets") {
+            None => Vec::new(),
+            Some(Value::Array(targets)) => targets.clone(),
+            Some(other) => {
+                self.reject_in(
+                    Scope::Job,
+                    RejectionKind::NotIterable,
+                    Some(job),
+                    None,
+                    format!("{sc_key}.targets"),
+                    format!("must be a list, not {}", pyjson::type_name(other)),
+                );
+                return None;
+            }
+        };
+        let mut fixed = Vec::new();
+        let mut wildcards = Vec::new();
+        for (t_index, target) in targets.iter().enumerate() {
+            let t_key = format!("{sc_key}.targets[{t_index}]");
+            let Value::String(text) = target else {
+                self.reject_in(
+                    Scope::Target,
+                    RejectionKind::NotAString,
+                    Some(job),
+                    None,
+                    t_key,
+                    format!("must be a string, not {}", pyjson::type_name(target)),
+                );
+                continue;
+            };
+            if !self.fixes.has(Fix::F3) {
+                // Python: `host, port = target.split(":")`.
+                match text.split(':').collect::<Vec<_>>()[..] {
+                    [host, port] if host.trim() == "*" => {
+                        wildcards.push(UnitTarget::PythonPort(port.trim().to_owned()))
+                    }
+                    [_, _] => fixed.push(text.clone()),
+                    _ => self.reject_in(
+                        Scope::Target,
+                        RejectionKind::BadTarget,
+                        Some(job),
+                        None,
+                        t_key,
+                        format!("{text:?} is not host:port"),
+                    ),
+                }
+                continue;
+            }
+            match Target::parse(text) {
+                Ok(Target::Fixed { addr, path }) => fixed.push(format!("{addr}{path}")),
+                Ok(wildcard) => wildcards.push(UnitTarget::Target(wildcard)),
+                Err(err) => self.reject_in(
+                    Scope::Target,
+                    RejectionKind::BadTarget,
+                    Some(job),
+                    None,
+                    t_key,
+                    err.to_string(),
+                ),
+            }
+        }
+        Some((fixed, wildcards, labels))
+    }
+}
+
+/// A wildcard target: parsed (F3), or the Python library's raw port string.
+enum UnitTarget {
+    Target(Target),
+    PythonPort(String),
+}
+
+impl UnitTarget {
+    fn for_unit(&self, address: &str) -> String {
+        match self {
+            UnitTarget::Target(Target::Wildcard { port, path }) => match port {
+                Some(port) => format!("{address}:{port}{path}"),
+                None => format!("{address}{path}"),
+            },
+            UnitTarget::Target(Target::Fixed { .. }) => address.to_owned(),
+            UnitTarget::PythonPort(port) => format!("{address}:{port}"),
+        }
+    }
+}
+
+/// F1: within each run of consecutive unit entries, order by unit number, then name.
+fn sort_unit_configs(configs: &mut [StaticConfig]) {
+    for run in configs.chunk_by_mut(|a, b| a.unit.is_some() && b.unit.is_some()) {
+        run.sort_by(|a, b| {
+            let key = |c: &StaticConfig| {
+                let name = c.unit.clone().unwrap_or_default();
+                (unit_number(&name), name)
+            };
+            key(a).cmp(&key(b))
+        });
+    }
+}
+
+/// F4: jobs whose names collide all get `_<hash>` of their provider-side content, which is the
+/// same on every unit and every run and independent of the order relations are seen in.
+fn make_job_names_unique(jobs: &mut [ScrapeJob]) {
+    let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        by_name.entry(job.job_name.clone()).or_default().push(i);
+    }
+    let mut taken: std::collections::BTreeSet<String> = by_name.keys().cloned().collect();
+    for (name, members) in by_name {
+        if members.len() < 2 {
+            continue;
+        }
+        for i in members {
+            let content = format!("{}\n{}", jobs[i].app, pyjson::dumps(&Value::Object(jobs[i].settings.clone())));
+            let base = format!("{name}_{:08x}", fnv1a32(content.as_bytes()));
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while taken.contains(&candidate) {
+                candidate = format!("{base}_{n}");
+                n += 1;
+            }
+            taken.insert(candidate.clone());
+            jobs[i].job_name = candidate;
+        }
+    }
+}
+
+/// FNV-1a (32-bit): a fixed, documented hash, so suffixes never change between releases.
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |hash, b| {
+        (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
+    })
+}

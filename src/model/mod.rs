@@ -1,0 +1,10 @@
+//! Domain types shared by the interfaces: addresses, relation snapshots, rejections.
+//! Pure data; no I/O.
+
+pub mod hostport;
+pub mod rejection;
+pub mod relation;
+
+pub use hostport::{Host, HostPort, HostPortError, Target};
+pub use rejection::{Rejection, RejectionKind, Scope};
+pub use relation::{Databag, RelationId, RelationSnapshot, unit_number};
