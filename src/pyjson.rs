@@ -228,7 +228,10 @@ mod tests {
 
     #[test]
     fn integers_keep_full_precision_and_lose_negative_zero() {
-        assert_eq!(roundtrip("100000000000000000000000"), "100000000000000000000000");
+        assert_eq!(
+            roundtrip("100000000000000000000000"),
+            "100000000000000000000000"
+        );
         assert_eq!(roundtrip("-0"), "0");
         assert_eq!(roundtrip("-12"), "-12");
     }

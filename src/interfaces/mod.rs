@@ -38,4 +38,3 @@ pub enum Trigger {
     /// Anything else.
     Other,
 }
-

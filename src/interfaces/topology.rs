@@ -78,7 +78,11 @@ impl JujuTopology {
 
     /// The `<model>_<uuid8>_<application>` identifier, `/` replaced by `_`.
     pub fn identifier(&self) -> String {
-        identifier(&self.model.clone().into(), &self.model_uuid, &self.application.clone().into())
+        identifier(
+            &self.model.clone().into(),
+            &self.model_uuid,
+            &self.application.clone().into(),
+        )
     }
 
     /// `juju_model`, `juju_model_uuid`, `juju_application`, `juju_charm`, empty ones left out.
@@ -147,9 +151,15 @@ mod tests {
     #[test]
     fn identifier_replaces_slashes_and_stringifies_like_python() {
         let uuid = ModelUuid::parse(UUID).unwrap();
-        assert_eq!(identifier(&json!("m"), &uuid, &json!("x/y")), "m_3cdca972_x_y");
+        assert_eq!(
+            identifier(&json!("m"), &uuid, &json!("x/y")),
+            "m_3cdca972_x_y"
+        );
         assert_eq!(identifier(&json!(""), &uuid, &json!("a")), "_3cdca972_a");
-        assert_eq!(identifier(&json!(7), &uuid, &json!(true)), "7_3cdca972_True");
+        assert_eq!(
+            identifier(&json!(7), &uuid, &json!(true)),
+            "7_3cdca972_True"
+        );
     }
 
     #[test]
@@ -172,7 +182,10 @@ mod tests {
             charm_name: "prov-charm".into(),
         };
         let keys: Vec<_> = topo.as_map().keys().cloned().collect();
-        assert_eq!(keys, ["model", "model_uuid", "application", "unit", "charm_name"]);
+        assert_eq!(
+            keys,
+            ["model", "model_uuid", "application", "unit", "charm_name"]
+        );
         assert_eq!(topo.identifier(), "test-model_3cdca972_prov");
     }
 }

@@ -40,7 +40,9 @@ impl Host {
         {
             return Err(HostPortError::new(
                 text,
-                format!("host contains {bad:?} (an IPv6 address with a port needs brackets: [addr]:port)"),
+                format!(
+                    "host contains {bad:?} (an IPv6 address with a port needs brackets: [addr]:port)"
+                ),
             ));
         }
         Ok(Host::Name(text.to_owned()))
@@ -90,9 +92,8 @@ impl FromStr for HostPort {
                 "" => None,
                 rest => Some(parse_port(
                     text,
-                    rest.strip_prefix(':').ok_or_else(|| {
-                        HostPortError::new(text, "expected ':port' after ']'")
-                    })?,
+                    rest.strip_prefix(':')
+                        .ok_or_else(|| HostPortError::new(text, "expected ':port' after ']'"))?,
                 )?),
             };
             return Ok(HostPort { host, port });
@@ -204,7 +205,10 @@ impl Target {
     /// The target for one unit with `address`; `None` for a fixed target.
     pub fn for_unit(&self, address: &Host) -> Option<String> {
         match self {
-            Target::Wildcard { port: Some(p), path } => Some(format!("{address}:{p}{path}")),
+            Target::Wildcard {
+                port: Some(p),
+                path,
+            } => Some(format!("{address}:{p}{path}")),
             Target::Wildcard { port: None, path } => Some(format!("{address}{path}")),
             Target::Fixed { .. } => None,
         }
@@ -214,7 +218,10 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Wildcard { port: Some(p), path } => write!(f, "*:{p}{path}"),
+            Target::Wildcard {
+                port: Some(p),
+                path,
+            } => write!(f, "*:{p}{path}"),
             Target::Wildcard { port: None, path } => write!(f, "*{path}"),
             Target::Fixed { addr, path } => write!(f, "{addr}{path}"),
         }
@@ -260,13 +267,25 @@ mod tests {
     #[test]
     fn names_and_ipv4_parse_with_and_without_port() {
         assert_eq!(hp("10.0.0.1:80").to_string(), "10.0.0.1:80");
-        assert_eq!(hp("zinc-0.zinc:4080").host, Host::Name("zinc-0.zinc".into()));
+        assert_eq!(
+            hp("zinc-0.zinc:4080").host,
+            Host::Name("zinc-0.zinc".into())
+        );
         assert_eq!(hp("host.example").port, None);
     }
 
     #[test]
     fn bad_addresses_are_rejected_with_a_reason() {
-        for bad in ["h:", "h:99999", "h:x", "[fd00::1", "[10.0.0.1]:80", "a:b:c", ":80", "h :80"] {
+        for bad in [
+            "h:",
+            "h:99999",
+            "h:x",
+            "[fd00::1",
+            "[10.0.0.1]:80",
+            "a:b:c",
+            ":80",
+            "h :80",
+        ] {
             let err = bad.parse::<HostPort>().unwrap_err();
             assert!(!err.reason.is_empty(), "{bad}");
         }
@@ -276,13 +295,22 @@ mod tests {
     fn targets_parse_wildcards_paths_and_schemes() {
         assert_eq!(
             Target::parse(" * : 8000 ").unwrap(),
-            Target::Wildcard { port: Some(8000), path: String::new() }
+            Target::Wildcard {
+                port: Some(8000),
+                path: String::new()
+            }
         );
         let with_path = Target::parse("*:81/pprof").unwrap();
         let unit = Host::parse("fd00::5").unwrap();
         assert_eq!(with_path.for_unit(&unit).unwrap(), "[fd00::5]:81/pprof");
-        assert_eq!(Target::parse("*").unwrap().for_unit(&unit).unwrap(), "[fd00::5]");
-        assert_eq!(Target::parse("h.example:80/debug").unwrap().to_string(), "h.example:80/debug");
+        assert_eq!(
+            Target::parse("*").unwrap().for_unit(&unit).unwrap(),
+            "[fd00::5]"
+        );
+        assert_eq!(
+            Target::parse("h.example:80/debug").unwrap().to_string(),
+            "h.example:80/debug"
+        );
         assert!(Target::parse("http://h:80").is_err());
         assert!(Target::parse("*:http").is_err());
     }

@@ -54,7 +54,10 @@ impl Default for RelationId {
 impl RelationSnapshot {
     /// A databag value, treating an empty string as absent (Juju deletes empty values).
     pub fn app_value(&self, key: &str) -> Option<&str> {
-        self.app.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.app
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 

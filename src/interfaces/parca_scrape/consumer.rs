@@ -91,7 +91,10 @@ impl ScrapeJob {
         for (key, value) in &self.settings {
             let value = match key.as_str() {
                 "static_configs" => Value::Array(
-                    self.static_configs.iter().map(StaticConfig::to_python_json).collect(),
+                    self.static_configs
+                        .iter()
+                        .map(StaticConfig::to_python_json)
+                        .collect(),
                 ),
                 "job_name" => Value::String(self.job_name.clone()),
                 _ => value.clone(),
@@ -101,7 +104,10 @@ impl ScrapeJob {
         out.insert("job_name".into(), Value::String(self.job_name.clone()));
         out.insert(
             "relabel_configs".into(),
-            self.relabel_configs.iter().map(RelabelConfig::to_python_json).collect(),
+            self.relabel_configs
+                .iter()
+                .map(RelabelConfig::to_python_json)
+                .collect(),
         );
         Value::Object(out)
     }
@@ -348,8 +354,11 @@ impl RelationCtx<'_> {
             }
             value
         };
-        let (model, uuid, application) =
-            (required("model")?, required("model_uuid")?, required("application")?);
+        let (model, uuid, application) = (
+            required("model")?,
+            required("model_uuid")?,
+            required("application")?,
+        );
         let Value::String(uuid_text) = &uuid else {
             self.reject(
                 Scope::Relation,
@@ -403,8 +412,8 @@ impl RelationCtx<'_> {
         let mut hosts: Vec<Host_> = Vec::with_capacity(units.len());
         for (juju_name, bag) in units {
             let name = non_empty(bag, wire::UNIT_NAME).unwrap_or_else(|| juju_name.clone());
-            let Some(raw) =
-                non_empty(bag, wire::UNIT_ADDRESS).or_else(|| non_empty(bag, wire::LEGACY_UNIT_HOST))
+            let Some(raw) = non_empty(bag, wire::UNIT_ADDRESS)
+                .or_else(|| non_empty(bag, wire::LEGACY_UNIT_HOST))
             else {
                 continue;
             };
@@ -480,7 +489,10 @@ impl RelationCtx<'_> {
             Some(name) => format!("{}_{}", topology.identifier, name),
             None => topology.identifier.clone(),
         };
-        let job_label = provider_name.as_deref().unwrap_or(&topology.identifier).to_owned();
+        let job_label = provider_name
+            .as_deref()
+            .unwrap_or(&topology.identifier)
+            .to_owned();
         let static_configs = match settings.get("static_configs") {
             Some(Value::Array(list)) => list.clone(),
             Some(other) => {
@@ -504,8 +516,7 @@ impl RelationCtx<'_> {
         let mut any_unit_config = false;
         for (sc_index, sc) in static_configs.iter().enumerate() {
             let sc_key = format!("{key}.static_configs[{sc_index}]");
-            let (fixed, wildcards, labels) =
-                self.split_static_config(sc, &sc_key, &job_label)?;
+            let (fixed, wildcards, labels) = self.split_static_config(sc, &sc_key, &job_label)?;
             let mut base_labels = labels;
             for (k, v) in &topology.labels {
                 base_labels.insert(k.clone(), v.clone());
@@ -526,7 +537,10 @@ impl RelationCtx<'_> {
                 let targets = if wildcards.is_empty() {
                     vec![host.address.clone()]
                 } else {
-                    wildcards.iter().map(|w| w.for_unit(&host.address)).collect()
+                    wildcards
+                        .iter()
+                        .map(|w| w.for_unit(&host.address))
+                        .collect()
                 };
                 let mut unit_labels = base_labels.clone();
                 unit_labels.insert("juju_unit".into(), Value::String(host.name.clone()));
@@ -696,7 +710,11 @@ fn make_job_names_unique(jobs: &mut [ScrapeJob]) {
             continue;
         }
         for i in members {
-            let content = format!("{}\n{}", jobs[i].app, pyjson::dumps(&Value::Object(jobs[i].settings.clone())));
+            let content = format!(
+                "{}\n{}",
+                jobs[i].app,
+                pyjson::dumps(&Value::Object(jobs[i].settings.clone()))
+            );
             let base = format!("{name}_{:08x}", fnv1a32(content.as_bytes()));
             let mut candidate = base.clone();
             let mut n = 2;

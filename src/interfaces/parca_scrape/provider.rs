@@ -36,7 +36,9 @@ impl ScrapeProvider {
         let mut sanitized = jobs
             .iter()
             .enumerate()
-            .map(|(index, job)| wire::sanitize_job(job).map_err(|source| ProviderError { index, source }))
+            .map(|(index, job)| {
+                wire::sanitize_job(job).map_err(|source| ProviderError { index, source })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if sanitized.is_empty() {
             sanitized.push(wire::default_job());
@@ -126,24 +128,53 @@ mod tests {
     #[test]
     fn no_jobs_publishes_the_default_job() {
         let bag = ScrapeProvider::new(&[]).unwrap().app_databag(&topology());
-        assert_eq!(bag[wire::SCRAPE_JOBS], r#"[{"static_configs": [{"targets": ["*:80"]}]}]"#);
-        assert!(bag[wire::SCRAPE_METADATA].starts_with(r#"{"model": "test-model", "model_uuid": "#));
+        assert_eq!(
+            bag[wire::SCRAPE_JOBS],
+            r#"[{"static_configs": [{"targets": ["*:80"]}]}]"#
+        );
+        assert!(
+            bag[wire::SCRAPE_METADATA].starts_with(r#"{"model": "test-model", "model_uuid": "#)
+        );
     }
 
     #[test]
     fn a_non_object_job_is_a_typed_error_naming_its_position() {
         let err = ScrapeProvider::new(&[json!({}), json!("*:80")]).unwrap_err();
-        assert_eq!(err.to_string(), "scrape job 1: a job must be an object, not string");
+        assert_eq!(
+            err.to_string(),
+            "scrape job 1: a job must be an object, not string"
+        );
     }
 
     #[test]
     fn refresh_event_depends_on_containers() {
-        let one = CharmShape { containers: 1, podspec: false };
-        assert_eq!(publish_scope(Trigger::PebbleReady, one), PublishScope::UnitOnly);
-        assert_eq!(publish_scope(Trigger::UpdateStatus, one), PublishScope::Nothing);
-        assert_eq!(publish_scope(Trigger::UpdateStatus, CharmShape::default()), PublishScope::UnitOnly);
-        let podspec = CharmShape { containers: 1, podspec: true };
-        assert_eq!(publish_scope(Trigger::UpdateStatus, podspec), PublishScope::UnitOnly);
-        assert_eq!(publish_scope(Trigger::LeaderElected, one), PublishScope::All);
+        let one = CharmShape {
+            containers: 1,
+            podspec: false,
+        };
+        assert_eq!(
+            publish_scope(Trigger::PebbleReady, one),
+            PublishScope::UnitOnly
+        );
+        assert_eq!(
+            publish_scope(Trigger::UpdateStatus, one),
+            PublishScope::Nothing
+        );
+        assert_eq!(
+            publish_scope(Trigger::UpdateStatus, CharmShape::default()),
+            PublishScope::UnitOnly
+        );
+        let podspec = CharmShape {
+            containers: 1,
+            podspec: true,
+        };
+        assert_eq!(
+            publish_scope(Trigger::UpdateStatus, podspec),
+            PublishScope::UnitOnly
+        );
+        assert_eq!(
+            publish_scope(Trigger::LeaderElected, one),
+            PublishScope::All
+        );
     }
 }

@@ -77,11 +77,12 @@ impl StoreProvider {
     /// Python library's defaults: port 7070, secure, no external URL, no token.
     pub fn from_json(settings: &Value) -> Result<Self, SettingsError> {
         let field = |name: &str| settings.get(name).filter(|v| !v.is_null());
-        let wrong = |field: &'static str, expected: &'static str, v: &Value| SettingsError::WrongType {
-            field,
-            expected,
-            found: pyjson::type_name(v),
-        };
+        let wrong =
+            |field: &'static str, expected: &'static str, v: &Value| SettingsError::WrongType {
+                field,
+                expected,
+                found: pyjson::type_name(v),
+            };
         let port = match field("port") {
             None => 7070,
             Some(v) => v
@@ -133,7 +134,9 @@ impl StoreProvider {
             };
         }
         match bind_address.and_then(|a| a.parse::<IpAddr>().ok()) {
-            Some(ip) if fixes.has(Fix::F3) => Ok(HostPort::new(Host::Ip(ip), self.port).to_string()),
+            Some(ip) if fixes.has(Fix::F3) => {
+                Ok(HostPort::new(Host::Ip(ip), self.port).to_string())
+            }
             Some(ip) => Ok(format!("{ip}:{}", self.port)),
             None => Ok(format!("{fqdn}:{}", self.port)),
         }
@@ -153,11 +156,16 @@ impl StoreProvider {
             return if fixes.has(Fix::F7) {
                 Ok(None)
             } else {
-                Err(SettingsError::NotLeader { unit: unit.to_owned() })
+                Err(SettingsError::NotLeader {
+                    unit: unit.to_owned(),
+                })
             };
         }
         let mut bag = Databag::new();
-        bag.insert(wire::ADDRESS.into(), self.address(bind_address, fqdn, fixes)?);
+        bag.insert(
+            wire::ADDRESS.into(),
+            self.address(bind_address, fqdn, fixes)?,
+        );
         if !self.token.is_empty() {
             bag.insert(wire::BEARER_TOKEN.into(), self.token.clone());
         }
@@ -182,7 +190,11 @@ pub fn normalize_external_url(text: &str) -> Result<String, SettingsError> {
         (Some(port), _) => port,
         (None, "https" | "grpcs") => 443,
         (None, "http" | "grpc") => 80,
-        (None, scheme) => return Err(bad(&format!("no port and no default port for scheme {scheme:?}"))),
+        (None, scheme) => {
+            return Err(bad(&format!(
+                "no port and no default port for scheme {scheme:?}"
+            )));
+        }
     };
     Ok(format!("{host}:{port}"))
 }
@@ -208,9 +220,24 @@ mod tests {
 
     #[test]
     fn ipv6_bind_address_is_bracketed() {
-        assert_eq!(provider().address(Some("fd00::1"), "f", FixSet::ALL).unwrap(), "[fd00::1]:7070");
-        assert_eq!(provider().address(Some("fd00::1"), "f", FixSet::NONE).unwrap(), "fd00::1:7070");
-        assert_eq!(provider().address(Some("not-ip"), "f.q.d.n", FixSet::ALL).unwrap(), "f.q.d.n:7070");
+        assert_eq!(
+            provider()
+                .address(Some("fd00::1"), "f", FixSet::ALL)
+                .unwrap(),
+            "[fd00::1]:7070"
+        );
+        assert_eq!(
+            provider()
+                .address(Some("fd00::1"), "f", FixSet::NONE)
+                .unwrap(),
+            "fd00::1:7070"
+        );
+        assert_eq!(
+            provider()
+                .address(Some("not-ip"), "f.q.d.n", FixSet::ALL)
+                .unwrap(),
+            "f.q.d.n:7070"
+        );
     }
 
     #[test]
@@ -230,10 +257,21 @@ mod tests {
     #[test]
     fn non_leader_is_a_no_op_and_token_absent_when_empty() {
         let p = provider();
-        assert_eq!(p.app_databag(false, "s/1", None, "f", FixSet::ALL).unwrap(), None);
-        let err = p.app_databag(false, "s/1", None, "f", FixSet::NONE).unwrap_err();
-        assert_eq!(err.to_string(), "s/1 is not leader and cannot write application data.");
-        let bag = p.app_databag(true, "s/0", Some("10.1.2.3"), "f", FixSet::ALL).unwrap().unwrap();
+        assert_eq!(
+            p.app_databag(false, "s/1", None, "f", FixSet::ALL).unwrap(),
+            None
+        );
+        let err = p
+            .app_databag(false, "s/1", None, "f", FixSet::NONE)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "s/1 is not leader and cannot write application data."
+        );
+        let bag = p
+            .app_databag(true, "s/0", Some("10.1.2.3"), "f", FixSet::ALL)
+            .unwrap()
+            .unwrap();
         assert!(!bag.contains_key(wire::BEARER_TOKEN));
         assert_eq!(bag[wire::INSECURE], "false");
     }

@@ -105,7 +105,10 @@ pub struct TooManyRelations {
 /// Picks the store from the endpoint's relations (a relation being broken must already be left
 /// out, as Juju's `relation-ids` does): the lowest relation id that has an address, else the
 /// lowest id. Several relations are reported, not fatal (F10).
-pub fn select(relations: &[RelationSnapshot], fixes: FixSet) -> Result<StoreSelection, TooManyRelations> {
+pub fn select(
+    relations: &[RelationSnapshot],
+    fixes: FixSet,
+) -> Result<StoreSelection, TooManyRelations> {
     let mut ordered: Vec<&RelationSnapshot> = relations.iter().collect();
     ordered.sort_by(|a, b| a.id.cmp(&b.id));
     if ordered.len() > 1 && !fixes.has(Fix::F10) {
@@ -190,7 +193,11 @@ mod tests {
 
     #[test]
     fn two_relations_pick_lowest_id_with_address_and_report() {
-        let rels = [store(9, "b", "b:1"), store(3, "a", ""), store(12, "c", "c:1")];
+        let rels = [
+            store(9, "b", "b:1"),
+            store(3, "a", ""),
+            store(12, "c", "c:1"),
+        ];
         let sel = select(&rels, FixSet::ALL).unwrap();
         let (id, config) = sel.chosen.unwrap();
         assert_eq!((id.id, config.address.as_str()), (9, "b:1"));
@@ -200,19 +207,28 @@ mod tests {
              external-parca-store-endpoint:3 (a), external-parca-store-endpoint:12 (c)"
         );
         let err = select(&rels, FixSet::NONE).unwrap_err();
-        assert_eq!(err.to_string(), "Too many remote applications on external-parca-store-endpoint (3 > 1)");
+        assert_eq!(
+            err.to_string(),
+            "Too many remote applications on external-parca-store-endpoint (3 > 1)"
+        );
     }
 
     #[test]
     fn token_is_redacted_in_debug_output() {
-        let config = StoreConfig { token: Token::new("s3cr3t"), ..Default::default() };
+        let config = StoreConfig {
+            token: Token::new("s3cr3t"),
+            ..Default::default()
+        };
         assert!(!format!("{config:?}").contains("s3cr3t"));
         assert_eq!(config.token.expose(), "s3cr3t");
     }
 
     #[test]
     fn insecure_parses_like_go() {
-        let mut config = StoreConfig { insecure: "True".into(), ..Default::default() };
+        let mut config = StoreConfig {
+            insecure: "True".into(),
+            ..Default::default()
+        };
         assert_eq!(config.insecure_bool(), Some(true));
         config.insecure = "yes".into();
         assert_eq!(config.insecure_bool(), None);

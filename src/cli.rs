@@ -1,0 +1,132 @@
+//! Command line: one binary, several modes. No logic here beyond parsing and printing.
+
+use crate::conformance::{self, Verdict};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// The vectors bundled with the crate (copied from the shared spec), used when no file is given.
+pub const BUNDLED_VECTORS: [(&str, &str); 2] = [
+    (
+        "tests/vectors/scrape_vectors.json",
+        include_str!("../tests/vectors/scrape_vectors.json"),
+    ),
+    (
+        "tests/vectors/store_vectors.json",
+        include_str!("../tests/vectors/store_vectors.json"),
+    ),
+];
+
+/// parca-broker: Parca's parca_scrape / parca_store interfaces for Juju, in Rust.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The modes of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run conformance vectors (recorded from the Python libraries) against this implementation.
+    Vectors {
+        /// Vector files (a JSON list of {name, input, output}); the bundled ones if none given.
+        files: Vec<PathBuf>,
+        /// Print our actual outputs as JSON instead of verdicts.
+        #[arg(long)]
+        emit: bool,
+    },
+}
+
+/// Errors the CLI reports before exiting non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A vector file is not a JSON list of vectors.
+    #[error("{path} is not a vector file: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A vector could not be evaluated.
+    #[error(transparent)]
+    Vector(#[from] conformance::VectorError),
+}
+
+/// Runs the vectors command; returns whether everything passed.
+pub fn run_vectors(
+    files: &[PathBuf],
+    emit: bool,
+    out: &mut impl std::io::Write,
+) -> Result<bool, CliError> {
+    let mut sources = Vec::new();
+    if files.is_empty() {
+        for (path, text) in BUNDLED_VECTORS {
+            sources.push((path.to_owned(), text.to_owned()));
+        }
+    }
+    for path in files {
+        let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        sources.push((path.display().to_string(), text));
+    }
+    let (mut passed, mut failed, mut fixed) = (0, 0, 0);
+    let mut emitted = Vec::new();
+    for (path, text) in &sources {
+        let vectors = conformance::parse_file(text).map_err(|source| CliError::Parse {
+            path: path.clone(),
+            source,
+        })?;
+        for vector in &vectors {
+            let result = conformance::run(vector)?;
+            if emit {
+                emitted.push(serde_json::json!({
+                    "name": result.name,
+                    "verdict": result.verdict.to_string(),
+                    "output": result.ours.output,
+                    "reports": result.ours.reports,
+                }));
+                continue;
+            }
+            let _ = writeln!(out, "{:<10} {}", result.verdict.to_string(), result.name);
+            for report in &result.ours.reports {
+                let _ = writeln!(out, "           reported: {report}");
+            }
+            match &result.verdict {
+                Verdict::Pass => passed += 1,
+                Verdict::Fixed(_) => {
+                    passed += 1;
+                    fixed += 1;
+                }
+                Verdict::Fail(diff) => {
+                    failed += 1;
+                    let _ = writeln!(out, "           {diff}");
+                }
+            }
+        }
+    }
+    if emit {
+        let text = serde_json::to_string_pretty(&emitted).unwrap_or_default();
+        let _ = writeln!(out, "{text}");
+        return Ok(true);
+    }
+    let _ = writeln!(
+        out,
+        "{fixed} of the passed differ from Python only as a documented fix predicts"
+    );
+    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    Ok(failed == 0)
+}
