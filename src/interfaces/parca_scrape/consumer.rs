@@ -214,7 +214,7 @@ struct RemoteTopology {
 }
 
 /// A unit that can be scraped: the name used in `juju_unit` and its address.
-struct Host_ {
+struct UnitHost {
     name: String,
     address: String,
 }
@@ -400,7 +400,7 @@ impl RelationCtx<'_> {
 
     /// The scrapeable units: name → address, in unit-number order (F1). Units without an
     /// address have not published yet and are skipped silently, as in Python.
-    fn hosts(&mut self) -> Vec<Host_> {
+    fn hosts(&mut self) -> Vec<UnitHost> {
         let relation = self.relation;
         let mut units: Vec<(&String, &crate::model::Databag)> = relation.units.iter().collect();
         if self.fixes.has(Fix::F1) {
@@ -409,7 +409,7 @@ impl RelationCtx<'_> {
         let non_empty = |bag: &crate::model::Databag, key: &str| {
             bag.get(key).filter(|v| !v.is_empty()).cloned()
         };
-        let mut hosts: Vec<Host_> = Vec::with_capacity(units.len());
+        let mut hosts: Vec<UnitHost> = Vec::with_capacity(units.len());
         for (juju_name, bag) in units {
             let name = non_empty(bag, wire::UNIT_NAME).unwrap_or_else(|| juju_name.clone());
             let Some(raw) = non_empty(bag, wire::UNIT_ADDRESS)
@@ -449,7 +449,7 @@ impl RelationCtx<'_> {
                 }
                 // Python's dict keyed by name: the last unit wins, at the first one's position.
                 Some(existing) => existing.address = address,
-                None => hosts.push(Host_ { name, address }),
+                None => hosts.push(UnitHost { name, address }),
             }
         }
         hosts
@@ -460,7 +460,7 @@ impl RelationCtx<'_> {
         index: usize,
         job: &Value,
         topology: &RemoteTopology,
-        hosts: &[Host_],
+        hosts: &[UnitHost],
     ) -> Option<ScrapeJob> {
         let key = format!("{}[{index}]", wire::SCRAPE_JOBS);
         let settings = match wire::sanitize_job(job) {
@@ -516,7 +516,11 @@ impl RelationCtx<'_> {
         let mut any_unit_config = false;
         for (sc_index, sc) in static_configs.iter().enumerate() {
             let sc_key = format!("{key}.static_configs[{sc_index}]");
-            let (fixed, wildcards, labels) = self.split_static_config(sc, &sc_key, &job_label)?;
+            let SplitConfig {
+                fixed,
+                wildcards,
+                labels,
+            } = self.split_static_config(sc, &sc_key, &job_label)?;
             let mut base_labels = labels;
             for (k, v) in &topology.labels {
                 base_labels.insert(k.clone(), v.clone());
@@ -568,12 +572,7 @@ impl RelationCtx<'_> {
 
     /// Splits one static_config into fixed targets, wildcard ports and its labels. `None` drops
     /// the job (the static_config has the wrong shape); a bad target drops only that target.
-    fn split_static_config(
-        &mut self,
-        sc: &Value,
-        sc_key: &str,
-        job: &str,
-    ) -> Option<(Vec<String>, Vec<UnitTarget>, Map<String, Value>)> {
+    fn split_static_config(&mut self, sc: &Value, sc_key: &str, job: &str) -> Option<SplitConfig> {
         let Value::Object(sc) = sc else {
             self.reject_in(
                 Scope::Job,
@@ -661,8 +660,19 @@ impl RelationCtx<'_> {
                 ),
             }
         }
-        Some((fixed, wildcards, labels))
+        Some(SplitConfig {
+            fixed,
+            wildcards,
+            labels,
+        })
     }
+}
+
+/// One provider static_config, split: fixed targets, wildcard targets, and its labels.
+struct SplitConfig {
+    fixed: Vec<String>,
+    wildcards: Vec<UnitTarget>,
+    labels: Map<String, Value>,
 }
 
 /// A wildcard target: parsed (F3), or the Python library's raw port string.
