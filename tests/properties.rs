@@ -1,0 +1,278 @@
+//! Property tests: address round trips, order independence of the consumer, provider databags
+//! that decode to the same jobs, stable topology identifiers, unique job names, and our JSON
+//! encoder against the real CPython `json.dumps`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+use parca_broker::fixes::FixSet;
+use parca_broker::interfaces::parca_scrape::{ScrapeProvider, render_jobs, wire};
+use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
+use parca_broker::model::{Host, HostPort, RelationId, RelationSnapshot};
+use parca_broker::pyjson;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::process::{Command, Stdio};
+
+const UUID: &str = "3cdca972-b819-4f03-8d90-9c7a36d234c9";
+
+fn host() -> impl Strategy<Value = Host> {
+    prop_oneof![
+        any::<u32>().prop_map(|ip| Host::Ip(IpAddr::V4(Ipv4Addr::from(ip)))),
+        any::<u128>().prop_map(|ip| Host::Ip(IpAddr::V6(Ipv6Addr::from(ip)))),
+        "[a-z][a-z0-9-]{0,10}(\\.[a-z][a-z0-9-]{0,10}){0,3}".prop_map(Host::Name),
+    ]
+}
+
+fn uuid() -> impl Strategy<Value = ModelUuid> {
+    (any::<u128>(), 0u8..4).prop_map(|(bits, variant)| {
+        let hex = format!("{bits:032x}");
+        let text = format!(
+            "{}-{}-4{}-{}{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[13..16],
+            ['8', '9', 'a', 'b'][variant as usize],
+            &hex[17..20],
+            &hex[20..32]
+        );
+        ModelUuid::parse(&text).unwrap()
+    })
+}
+
+/// A provider job as a charm might write it, valid or not.
+fn job() -> impl Strategy<Value = Value> {
+    let target = prop_oneof![
+        (1u16..=65535).prop_map(|p| format!("*:{p}")),
+        (1u16..=65535).prop_map(|p| format!("ext.example:{p}")),
+        (1u16..=65535).prop_map(|p| format!("[fd00::1]:{p}")),
+        Just("*".to_owned()),
+        Just("http://bad:80".to_owned()),
+        Just("a:b:c".to_owned()),
+    ];
+    let static_config = (
+        proptest::collection::vec(target, 0..3),
+        proptest::collection::btree_map("[a-z]{1,4}", "[a-z0-9]{0,4}", 0..3),
+    )
+        .prop_map(|(targets, labels)| json!({"targets": targets, "labels": labels}));
+    prop_oneof![
+        8 => (
+            proptest::option::of("[a-z]{0,5}"),
+            proptest::collection::vec(static_config, 0..3),
+            proptest::option::of(Just("https")),
+        )
+            .prop_map(|(name, scs, scheme)| {
+                let mut job = serde_json::Map::new();
+                if let Some(name) = name {
+                    job.insert("job_name".into(), name.into());
+                }
+                job.insert("static_configs".into(), scs.into());
+                if let Some(scheme) = scheme {
+                    job.insert("scheme".into(), scheme.into());
+                }
+                job.insert("metrics_path".into(), "/dropped".into());
+                Value::Object(job)
+            }),
+        1 => Just(json!("not an object")),
+        1 => Just(json!({"static_configs": null})),
+    ]
+}
+
+/// A relation with a provider app written by our own provider code, plus random units.
+fn relation(id: u64) -> impl Strategy<Value = RelationSnapshot> {
+    (
+        "[a-z]{1,6}",
+        proptest::collection::vec(job(), 0..3),
+        proptest::collection::btree_map(0u64..20, proptest::option::of(host()), 0..5),
+        prop_oneof![4 => Just(None), 1 => Just(Some("{broken"))],
+    )
+        .prop_map(move |(app, jobs, units, corrupt)| {
+            let valid_jobs: Vec<Value> = jobs.iter().filter(|j| j.is_object()).cloned().collect();
+            let topology = JujuTopology {
+                model: "m".into(),
+                model_uuid: ModelUuid::parse(UUID).unwrap(),
+                application: app.clone(),
+                unit: format!("{app}/0"),
+                charm_name: "c".into(),
+            };
+            let mut bag = ScrapeProvider::new(&valid_jobs)
+                .unwrap()
+                .app_databag(&topology);
+            if jobs.len() != valid_jobs.len() {
+                // A non-Rust provider may publish jobs ours would refuse.
+                bag.insert(wire::SCRAPE_JOBS.into(), pyjson::dumps(&Value::Array(jobs)));
+            }
+            if let Some(text) = corrupt {
+                bag.insert(wire::SCRAPE_METADATA.into(), text.into());
+            }
+            let units = units
+                .into_iter()
+                .map(|(n, host)| {
+                    let name = format!("{app}/{n}");
+                    let mut unit = BTreeMap::new();
+                    if let Some(host) = host {
+                        unit.insert(wire::UNIT_ADDRESS.to_owned(), host.to_string());
+                    }
+                    (name, unit)
+                })
+                .collect();
+            RelationSnapshot {
+                id: RelationId::new("profiling-endpoint", id),
+                remote_app: app,
+                app: bag,
+                units,
+            }
+        })
+}
+
+fn relations() -> impl Strategy<Value = Vec<RelationSnapshot>> {
+    (0usize..5).prop_flat_map(|n| (0..n as u64).map(relation).collect::<Vec<_>>())
+}
+
+fn rendered_bytes(relations: &[RelationSnapshot]) -> (String, Vec<String>) {
+    let out = render_jobs(relations, FixSet::ALL);
+    (
+        pyjson::dumps(&Value::Array(out.to_python_jobs())),
+        out.rejections.iter().map(ToString::to_string).collect(),
+    )
+}
+
+proptest! {
+    #[test]
+    fn host_port_round_trips_through_its_text(host in host(), port in proptest::option::of(any::<u16>())) {
+        let addr = HostPort { host, port };
+        let text = addr.to_string();
+        prop_assert_eq!(text.parse::<HostPort>().unwrap(), addr);
+    }
+
+    #[test]
+    fn consumer_output_does_not_depend_on_relation_order(
+        rels in relations(),
+        rotate in 0usize..5,
+    ) {
+        let mut shuffled = rels.clone();
+        shuffled.reverse();
+        if !shuffled.is_empty() {
+            let k = rotate % shuffled.len();
+            shuffled.rotate_left(k);
+        }
+        prop_assert_eq!(rendered_bytes(&rels), rendered_bytes(&shuffled));
+    }
+
+    #[test]
+    fn rendered_job_names_are_unique(rels in relations()) {
+        let out = render_jobs(&rels, FixSet::ALL);
+        let names: BTreeSet<&str> = out.jobs.iter().map(|j| j.job_name.as_str()).collect();
+        prop_assert_eq!(names.len(), out.jobs.len());
+    }
+
+    #[test]
+    fn provider_databag_decodes_to_the_sanitised_jobs(jobs in proptest::collection::vec(job(), 0..4)) {
+        let jobs: Vec<Value> = jobs.into_iter().filter(Value::is_object).collect();
+        let provider = ScrapeProvider::new(&jobs).unwrap();
+        let topology = JujuTopology {
+            model: "m".into(),
+            model_uuid: ModelUuid::parse(UUID).unwrap(),
+            application: "a".into(),
+            unit: "a/0".into(),
+            charm_name: "c".into(),
+        };
+        let bag = provider.app_databag(&topology);
+        let decoded = pyjson::loads(&bag[wire::SCRAPE_JOBS]).unwrap();
+        let expected: Vec<Value> = provider.jobs().iter().cloned().map(Value::Object).collect();
+        prop_assert_eq!(pyjson::dumps(&decoded), pyjson::dumps(&Value::Array(expected)));
+        for job in decoded.as_array().unwrap() {
+            let keys: Vec<&String> = job.as_object().unwrap().keys().collect();
+            prop_assert_eq!(keys[0], "static_configs");
+            prop_assert!(keys.iter().all(|k| wire::ALLOWED_KEYS.contains(&k.as_str())));
+        }
+    }
+
+    #[test]
+    fn topology_identifier_is_stable_and_slash_free(
+        model in "[a-z/]{0,8}", app in "[a-z/-]{1,8}", uuid in uuid(),
+    ) {
+        let topology = JujuTopology {
+            model: model.clone(),
+            model_uuid: uuid.clone(),
+            application: app.clone(),
+            unit: String::new(),
+            charm_name: String::new(),
+        };
+        let id = topology.identifier();
+        prop_assert_eq!(&id, &topology.clone().identifier());
+        prop_assert!(!id.contains('/'));
+        prop_assert_eq!(id, format!("{model}_{}_{app}", &uuid.as_str()[..8]).replace('/', "_"));
+    }
+}
+
+/// Arbitrary JSON, including non-ASCII text, control characters and awkward floats.
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |x| x.is_finite())
+            .prop_map(Value::from),
+        prop_oneof![
+            Just(1e16),
+            Just(1e-5),
+            Just(0.1),
+            Just(-0.0),
+            Just(1e15),
+            Just(123.456e-9)
+        ]
+        .prop_map(Value::from),
+        any::<String>().prop_map(Value::from),
+        "[\\x00-\\x7f]{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::vec((any::<String>(), inner), 0..4)
+                .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+        ]
+    })
+}
+
+#[test]
+fn dumps_is_byte_identical_to_cpython_json_dumps() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let values: Vec<Value> = (0..3000)
+        .map(|_| json_value().new_tree(&mut runner).unwrap().current())
+        .collect();
+    let mut python = Command::new("python3")
+        .args([
+            "-c",
+            "import json,sys\nfor line in sys.stdin: print(json.dumps(json.loads(line)))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for this test (CI installs it)");
+    let mut input = String::new();
+    for value in &values {
+        input.push_str(&serde_json::to_string(value).unwrap());
+        input.push('\n');
+    }
+    // Write from a thread: Python answers line by line, and both pipes have finite buffers.
+    let mut stdin = python.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = python.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success());
+    let lines: Vec<&str> = std::str::from_utf8(&output.stdout)
+        .unwrap()
+        .lines()
+        .collect();
+    assert_eq!(lines.len(), values.len());
+    for (value, python_line) in values.iter().zip(lines) {
+        let ours = pyjson::dumps(&pyjson::loads(&serde_json::to_string(value).unwrap()).unwrap());
+        assert_eq!(ours, python_line, "value {value}");
+    }
+}
