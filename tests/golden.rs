@@ -23,7 +23,13 @@ fn topology(app: &str, charm: &str) -> JujuTopology {
 }
 
 /// A relation whose app databag our own provider wrote, with units `app/n` → address.
-fn relation(id: u64, app: &str, charm: &str, jobs: Value, units: &[(u32, &str)]) -> RelationSnapshot {
+fn relation(
+    id: u64,
+    app: &str,
+    charm: &str,
+    jobs: Value,
+    units: &[(u32, &str)],
+) -> RelationSnapshot {
     let provider = ScrapeProvider::new(jobs.as_array().unwrap()).unwrap();
     RelationSnapshot {
         id: RelationId::new("profiling-endpoint", id),
@@ -47,7 +53,13 @@ fn pretty(value: &impl serde::Serialize) -> String {
 fn readme_example_zinc_with_fixed_and_wildcard_targets() {
     let jobs = json!([{"job_name": "zinc", "static_configs": [
         {"targets": ["10.1.32.215:7000", "*:4080"], "labels": {"team": "search"}}]}]);
-    let rels = [relation(7, "zinc", "zinc-k8s", jobs, &[(10, "10.0.0.20"), (2, "10.0.0.12")])];
+    let rels = [relation(
+        7,
+        "zinc",
+        "zinc-k8s",
+        jobs,
+        &[(10, "10.0.0.20"), (2, "10.0.0.12")],
+    )];
     let out = render_jobs(&rels, FixSet::ALL);
     assert!(out.rejections.is_empty());
     insta::assert_snapshot!(pretty(&out.to_python_jobs()));
@@ -59,7 +71,13 @@ fn readme_example_ipv6_units_and_two_unnamed_jobs() {
         {"static_configs": [{"targets": ["*:6060"]}]},
         {"static_configs": [{"targets": ["*:7070", "[fd00::99]:7070"]}], "scheme": "https"}
     ]);
-    let rels = [relation(3, "api", "api-server", jobs, &[(0, "fd00::5"), (1, "fd00::6")])];
+    let rels = [relation(
+        3,
+        "api",
+        "api-server",
+        jobs,
+        &[(0, "fd00::5"), (1, "fd00::6")],
+    )];
     let out = render_jobs(&rels, FixSet::ALL);
     assert!(out.rejections.is_empty());
     insta::assert_snapshot!(pretty(&out.to_python_jobs()));
@@ -91,7 +109,10 @@ fn readme_example_provider_databags() {
     .unwrap();
     let bags: [(&str, Databag); 2] = [
         ("app", provider.app_databag(&topology("zinc", "zinc-k8s"))),
-        ("unit", ScrapeProvider::unit_databag("zinc/0", "zinc-0.zinc-endpoints.cos.svc.cluster.local")),
+        (
+            "unit",
+            ScrapeProvider::unit_databag("zinc/0", "zinc-0.zinc-endpoints.cos.svc.cluster.local"),
+        ),
     ];
     insta::assert_snapshot!(pretty(&bags));
 }
@@ -101,11 +122,19 @@ fn readme_example_store_provider_databag() {
     let store = StoreProvider::from_json(&json!({"port": 7070, "insecure": false,
         "external_url": "https://parca.example.com/", "token": "s3cr3t"}))
     .unwrap();
-    let external = store.app_databag(true, "parca/0", None, "ignored", FixSet::ALL).unwrap();
+    let external = store
+        .app_databag(true, "parca/0", None, "ignored", FixSet::ALL)
+        .unwrap();
     let mut no_url = store.clone();
     no_url.external_url = None;
     let bind_v6 = no_url
-        .app_databag(true, "parca/0", Some("fd00::1"), "parca-0.example", FixSet::ALL)
+        .app_databag(
+            true,
+            "parca/0",
+            Some("fd00::1"),
+            "parca-0.example",
+            FixSet::ALL,
+        )
         .unwrap();
     insta::assert_snapshot!(pretty(&[external, bind_v6]));
 }

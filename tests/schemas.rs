@@ -116,7 +116,10 @@ fn databags(vector: &Vector, ours: bool) -> Vec<(&'static str, Value)> {
 /// Vectors whose recorded (Python) databags break the contract, and the part that breaks it.
 fn python_invalid() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([
-        ("c_missing_scrape_metadata_raw_passthrough", "scrape_metadata"),
+        (
+            "c_missing_scrape_metadata_raw_passthrough",
+            "scrape_metadata",
+        ),
         ("c_empty_metadata_object_raw_passthrough", "scrape_metadata"),
         ("c_allowed_and_disallowed_keys", "scrape_jobs"),
         ("c_metadata_non_string_values", "scrape_metadata"),
@@ -132,7 +135,10 @@ fn python_invalid() -> BTreeMap<&'static str, &'static str> {
         ("x_static_configs_null", "scrape_jobs"),
         ("x_one_bad_relation_breaks_all", "scrape_jobs"),
         ("p_static_configs_null_published_verbatim", "scrape_jobs"),
-        ("sp_external_url_with_scheme_verbatim", "remote-store-address"),
+        (
+            "sp_external_url_with_scheme_verbatim",
+            "remote-store-address",
+        ),
         ("sp_ipv6_bind_address_unbracketed", "remote-store-address"),
         ("sp_insecure_non_bool", "remote-store-insecure"),
     ])
@@ -148,10 +154,13 @@ fn recorded_databags_validate_unless_they_break_the_contract() {
             .flat_map(|(file, instance)| problems(&schema(file), instance))
             .collect();
         match expected_invalid.get(vector.name.as_str()) {
-            None if !found.is_empty() => report.push(format!("{}: unexpected {found:?}", vector.name)),
-            Some(part) if !found.iter().any(|p| p.contains(part)) => {
-                report.push(format!("{}: expected a problem in {part}, found {found:?}", vector.name))
+            None if !found.is_empty() => {
+                report.push(format!("{}: unexpected {found:?}", vector.name))
             }
+            Some(part) if !found.iter().any(|p| p.contains(part)) => report.push(format!(
+                "{}: expected a problem in {part}, found {found:?}",
+                vector.name
+            )),
             _ => {}
         }
     }
@@ -160,7 +169,10 @@ fn recorded_databags_validate_unless_they_break_the_contract() {
 
 /// Vectors where our provider publishes what the Python one does although it breaks the
 /// contract (wire compatibility wins; the consumer side drops it).
-const OURS_INVALID: [&str; 2] = ["p_static_configs_null_published_verbatim", "sp_insecure_non_bool"];
+const OURS_INVALID: [&str; 2] = [
+    "p_static_configs_null_published_verbatim",
+    "sp_insecure_non_bool",
+];
 
 #[test]
 fn everything_our_providers_publish_validates() {
@@ -177,7 +189,10 @@ fn everything_our_providers_publish_validates() {
             .collect();
         let expected = OURS_INVALID.contains(&vector.name.as_str());
         if found.is_empty() == expected {
-            report.push(format!("{}: expected invalid: {expected}, found {found:?}", vector.name));
+            report.push(format!(
+                "{}: expected invalid: {expected}, found {found:?}",
+                vector.name
+            ));
         }
     }
     assert!(checked >= 35, "provider databags checked: {checked}");
@@ -186,11 +201,20 @@ fn everything_our_providers_publish_validates() {
 
 #[test]
 fn requirers_write_nothing_but_what_juju_adds() {
-    for file in ["parca_scrape/v0/schemas/requirer.json", "parca_store/v0/schemas/requirer.json"] {
+    for file in [
+        "parca_scrape/v0/schemas/requirer.json",
+        "parca_store/v0/schemas/requirer.json",
+    ] {
         let root = schema(file);
         let juju_only = json!({"app": {}, "unit": {"private-address": "10.0.0.1", "egress-subnets": "10.0.0.1/32"}});
         assert!(problems(&root, &juju_only).is_empty(), "{file}");
-        assert!(!problems(&root, &json!({"app": {"k": "v"}, "unit": {}})).is_empty(), "{file}");
-        assert!(!problems(&root, &json!({"app": {}, "unit": {"k": "v"}})).is_empty(), "{file}");
+        assert!(
+            !problems(&root, &json!({"app": {"k": "v"}, "unit": {}})).is_empty(),
+            "{file}"
+        );
+        assert!(
+            !problems(&root, &json!({"app": {}, "unit": {"k": "v"}})).is_empty(),
+            "{file}"
+        );
     }
 }

@@ -202,14 +202,15 @@ impl Target {
         })
     }
 
-    /// The target for one unit with `address`; `None` for a fixed target.
-    pub fn for_unit(&self, address: &Host) -> Option<String> {
+    /// What follows a unit's address in this wildcard's per-unit targets (`:port[/path]`, or
+    /// just the path without a port); `None` for a fixed target.
+    pub fn unit_suffix(&self) -> Option<String> {
         match self {
             Target::Wildcard {
                 port: Some(p),
                 path,
-            } => Some(format!("{address}:{p}{path}")),
-            Target::Wildcard { port: None, path } => Some(format!("{address}{path}")),
+            } => Some(format!(":{p}{path}")),
+            Target::Wildcard { port: None, path } => Some(path.clone()),
             Target::Fixed { .. } => None,
         }
     }
@@ -301,12 +302,9 @@ mod tests {
             }
         );
         let with_path = Target::parse("*:81/pprof").unwrap();
-        let unit = Host::parse("fd00::5").unwrap();
-        assert_eq!(with_path.for_unit(&unit).unwrap(), "[fd00::5]:81/pprof");
-        assert_eq!(
-            Target::parse("*").unwrap().for_unit(&unit).unwrap(),
-            "[fd00::5]"
-        );
+        assert_eq!(with_path.unit_suffix().unwrap(), ":81/pprof");
+        assert_eq!(Target::parse("*").unwrap().unit_suffix().unwrap(), "");
+        assert_eq!(Target::parse("h:1").unwrap().unit_suffix(), None);
         assert_eq!(
             Target::parse("h.example:80/debug").unwrap().to_string(),
             "h.example:80/debug"

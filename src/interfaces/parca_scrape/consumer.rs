@@ -14,15 +14,17 @@ use crate::model::{
 };
 use crate::pyjson;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One static_config of a rendered job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaticConfig {
     /// `host:port` targets.
     pub targets: Vec<String>,
-    /// Provider labels merged with the topology labels (values as the provider sent them).
-    pub labels: Map<String, Value>,
+    /// Provider labels merged with the topology labels (values as the provider sent them),
+    /// shared by every entry of one provider static_config. A unit entry's full label set adds
+    /// `juju_unit`; see [`StaticConfig::labels`].
+    pub common_labels: Arc<Map<String, Value>>,
     /// The unit these targets belong to; `None` for the provider's fixed targets.
     pub unit: Option<String>,
 }
@@ -121,15 +123,27 @@ impl ScrapeJob {
 }
 
 impl StaticConfig {
+    /// The entry's full label set in order: the common labels, plus `juju_unit` for a unit
+    /// entry (set in place if the provider sent its own `juju_unit`, as Python's `dict.update`
+    /// does, Q-C8). Built on demand, so rendering shares one label map per provider
+    /// static_config instead of copying it for every unit.
+    pub fn labels(&self) -> Map<String, Value> {
+        let mut labels = (*self.common_labels).clone();
+        if let Some(unit) = &self.unit {
+            labels.insert("juju_unit".into(), Value::String(unit.clone()));
+        }
+        labels
+    }
+
     fn to_python_json(&self) -> Value {
         let mut out = Map::new();
         // Python builds unit entries as {labels, targets} and fixed ones as {targets, labels}.
         if self.unit.is_some() {
-            out.insert("labels".into(), Value::Object(self.labels.clone()));
+            out.insert("labels".into(), Value::Object(self.labels()));
             out.insert("targets".into(), json!(self.targets));
         } else {
             out.insert("targets".into(), json!(self.targets));
-            out.insert("labels".into(), Value::Object(self.labels.clone()));
+            out.insert("labels".into(), Value::Object(self.labels()));
         }
         Value::Object(out)
     }
@@ -309,7 +323,7 @@ impl RelationCtx<'_> {
             return Rendered::Dropped;
         };
         let rendered = jobs
-            .iter()
+            .into_iter()
             .enumerate()
             .filter_map(|(index, job)| self.render_job(index, job, &topology, &hosts))
             .collect();
@@ -419,7 +433,9 @@ impl RelationCtx<'_> {
             };
             let address = if self.fixes.has(Fix::F3) {
                 match Host::parse(&raw) {
-                    Ok(host) => host.to_string(),
+                    // Only IPv6 needs re-printing (brackets); names and IPv4 are kept as sent.
+                    Ok(host @ Host::Ip(std::net::IpAddr::V6(_))) => host.to_string(),
+                    Ok(_) => raw,
                     Err(err) => {
                         self.reject_in(
                             Scope::Unit,
@@ -458,15 +474,21 @@ impl RelationCtx<'_> {
     fn render_job(
         &mut self,
         index: usize,
-        job: &Value,
+        job: Value,
         topology: &RemoteTopology,
         hosts: &[UnitHost],
     ) -> Option<ScrapeJob> {
-        let key = format!("{}[{index}]", wire::SCRAPE_JOBS);
-        let settings = match wire::sanitize_job(job) {
+        // Keys name the place in the data; built only when something is reported.
+        let key = || format!("{}[{index}]", wire::SCRAPE_JOBS);
+        let settings = match wire::sanitize_owned_job(job) {
             Ok(settings) => settings,
             Err(err) => {
-                self.reject(Scope::Job, RejectionKind::NotAnObject, key, err.to_string());
+                self.reject(
+                    Scope::Job,
+                    RejectionKind::NotAnObject,
+                    key(),
+                    err.to_string(),
+                );
                 return None;
             }
         };
@@ -477,7 +499,7 @@ impl RelationCtx<'_> {
                     self.reject(
                         Scope::Job,
                         RejectionKind::WrongType,
-                        format!("{key}.job_name"),
+                        format!("{}.job_name", key()),
                         format!("must be a string, not {}", pyjson::type_name(name)),
                     );
                     return None;
@@ -489,12 +511,9 @@ impl RelationCtx<'_> {
             Some(name) => format!("{}_{}", topology.identifier, name),
             None => topology.identifier.clone(),
         };
-        let job_label = provider_name
-            .as_deref()
-            .unwrap_or(&topology.identifier)
-            .to_owned();
-        let static_configs = match settings.get("static_configs") {
-            Some(Value::Array(list)) => list.clone(),
+        let job_label = provider_name.as_deref().unwrap_or(&topology.identifier);
+        let static_configs: &[Value] = match settings.get("static_configs") {
+            Some(Value::Array(list)) => list,
             Some(other) => {
                 let kind = match other {
                     Value::String(_) | Value::Object(_) => RejectionKind::NotAnObject,
@@ -503,32 +522,33 @@ impl RelationCtx<'_> {
                 self.reject_in(
                     Scope::Job,
                     kind,
-                    Some(&job_label),
+                    Some(job_label),
                     None,
-                    format!("{key}.static_configs"),
+                    format!("{}.static_configs", key()),
                     format!("must be a list, not {}", pyjson::type_name(other)),
                 );
                 return None;
             }
-            None => Vec::new(), // unreachable: sanitising always sets static_configs
+            None => &[], // unreachable: sanitising always sets static_configs
         };
         let mut rendered = Vec::new();
         let mut any_unit_config = false;
         for (sc_index, sc) in static_configs.iter().enumerate() {
-            let sc_key = format!("{key}.static_configs[{sc_index}]");
+            let sc_key = || format!("{}.static_configs[{sc_index}]", key());
             let SplitConfig {
                 fixed,
                 wildcards,
                 labels,
-            } = self.split_static_config(sc, &sc_key, &job_label)?;
-            let mut base_labels = labels;
+            } = self.split_static_config(sc, &sc_key, job_label)?;
+            let mut common = labels;
             for (k, v) in &topology.labels {
-                base_labels.insert(k.clone(), v.clone());
+                common.insert(k.clone(), v.clone());
             }
+            let common = Arc::new(common);
             if !fixed.is_empty() {
                 rendered.push(StaticConfig {
                     targets: fixed,
-                    labels: base_labels.clone(),
+                    common_labels: Arc::clone(&common),
                     unit: None,
                 });
             }
@@ -543,14 +563,12 @@ impl RelationCtx<'_> {
                 } else {
                     wildcards
                         .iter()
-                        .map(|w| w.for_unit(&host.address))
+                        .map(|w| unit_target(&host.address, w))
                         .collect()
                 };
-                let mut unit_labels = base_labels.clone();
-                unit_labels.insert("juju_unit".into(), Value::String(host.name.clone()));
                 rendered.push(StaticConfig {
                     targets,
-                    labels: unit_labels,
+                    common_labels: Arc::clone(&common),
                     unit: Some(host.name.clone()),
                 });
                 any_unit_config = true;
@@ -572,14 +590,19 @@ impl RelationCtx<'_> {
 
     /// Splits one static_config into fixed targets, wildcard ports and its labels. `None` drops
     /// the job (the static_config has the wrong shape); a bad target drops only that target.
-    fn split_static_config(&mut self, sc: &Value, sc_key: &str, job: &str) -> Option<SplitConfig> {
+    fn split_static_config(
+        &mut self,
+        sc: &Value,
+        sc_key: &dyn Fn() -> String,
+        job: &str,
+    ) -> Option<SplitConfig> {
         let Value::Object(sc) = sc else {
             self.reject_in(
                 Scope::Job,
                 RejectionKind::NotAnObject,
                 Some(job),
                 None,
-                sc_key.to_owned(),
+                sc_key(),
                 format!("must be an object, not {}", pyjson::type_name(sc)),
             );
             return None;
@@ -593,22 +616,22 @@ impl RelationCtx<'_> {
                     RejectionKind::NotAnObject,
                     Some(job),
                     None,
-                    format!("{sc_key}.labels"),
+                    format!("{}.labels", sc_key()),
                     format!("must be an object, not {}", pyjson::type_name(other)),
                 );
                 return None;
             }
         };
-        let targets = match sc.get("targets") {
-            None => Vec::new(),
-            Some(Value::Array(targets)) => targets.clone(),
+        let targets: &[Value] = match sc.get("targets") {
+            None => &[],
+            Some(Value::Array(targets)) => targets,
             Some(other) => {
                 self.reject_in(
                     Scope::Job,
                     RejectionKind::NotIterable,
                     Some(job),
                     None,
-                    format!("{sc_key}.targets"),
+                    format!("{}.targets", sc_key()),
                     format!("must be a list, not {}", pyjson::type_name(other)),
                 );
                 return None;
@@ -617,14 +640,14 @@ impl RelationCtx<'_> {
         let mut fixed = Vec::new();
         let mut wildcards = Vec::new();
         for (t_index, target) in targets.iter().enumerate() {
-            let t_key = format!("{sc_key}.targets[{t_index}]");
+            let t_key = || format!("{}.targets[{t_index}]", sc_key());
             let Value::String(text) = target else {
                 self.reject_in(
                     Scope::Target,
                     RejectionKind::NotAString,
                     Some(job),
                     None,
-                    t_key,
+                    t_key(),
                     format!("must be a string, not {}", pyjson::type_name(target)),
                 );
                 continue;
@@ -633,7 +656,7 @@ impl RelationCtx<'_> {
                 // Python: `host, port = target.split(":")`.
                 match text.split(':').collect::<Vec<_>>()[..] {
                     [host, port] if host.trim() == "*" => {
-                        wildcards.push(UnitTarget::PythonPort(port.trim().to_owned()))
+                        wildcards.push(format!(":{}", port.trim()))
                     }
                     [_, _] => fixed.push(text.clone()),
                     _ => self.reject_in(
@@ -641,7 +664,7 @@ impl RelationCtx<'_> {
                         RejectionKind::BadTarget,
                         Some(job),
                         None,
-                        t_key,
+                        t_key(),
                         format!("{text:?} is not host:port"),
                     ),
                 }
@@ -649,13 +672,13 @@ impl RelationCtx<'_> {
             }
             match Target::parse(text) {
                 Ok(Target::Fixed { addr, path }) => fixed.push(format!("{addr}{path}")),
-                Ok(wildcard) => wildcards.push(UnitTarget::Target(wildcard)),
+                Ok(wildcard) => wildcards.extend(wildcard.unit_suffix()),
                 Err(err) => self.reject_in(
                     Scope::Target,
                     RejectionKind::BadTarget,
                     Some(job),
                     None,
-                    t_key,
+                    t_key(),
                     err.to_string(),
                 ),
             }
@@ -671,61 +694,54 @@ impl RelationCtx<'_> {
 /// One provider static_config, split: fixed targets, wildcard targets, and its labels.
 struct SplitConfig {
     fixed: Vec<String>,
-    wildcards: Vec<UnitTarget>,
+    /// Each wildcard target's suffix after the unit address.
+    wildcards: Vec<String>,
     labels: Map<String, Value>,
 }
 
-/// A wildcard target: parsed (F3), or the Python library's raw port string.
-enum UnitTarget {
-    Target(Target),
-    PythonPort(String),
-}
-
-impl UnitTarget {
-    fn for_unit(&self, address: &str) -> String {
-        match self {
-            UnitTarget::Target(Target::Wildcard { port, path }) => match port {
-                Some(port) => format!("{address}:{port}{path}"),
-                None => format!("{address}{path}"),
-            },
-            UnitTarget::Target(Target::Fixed { .. }) => address.to_owned(),
-            UnitTarget::PythonPort(port) => format!("{address}:{port}"),
-        }
-    }
+/// A unit's target: its address followed by a wildcard's suffix (`:port[/path]`).
+fn unit_target(address: &str, suffix: &str) -> String {
+    let mut target = String::with_capacity(address.len() + suffix.len());
+    target.push_str(address);
+    target.push_str(suffix);
+    target
 }
 
 /// F1: within each run of consecutive unit entries, order by unit number, then name.
 fn sort_unit_configs(configs: &mut [StaticConfig]) {
     for run in configs.chunk_by_mut(|a, b| a.unit.is_some() && b.unit.is_some()) {
-        run.sort_by(|a, b| {
-            let key = |c: &StaticConfig| {
-                let name = c.unit.clone().unwrap_or_default();
-                (unit_number(&name), name)
-            };
-            key(a).cmp(&key(b))
-        });
+        run.sort_by(|a, b| unit_order_key(a).cmp(&unit_order_key(b)));
     }
+}
+
+fn unit_order_key(config: &StaticConfig) -> (u64, &str) {
+    let name = config.unit.as_deref().unwrap_or_default();
+    (unit_number(name), name)
 }
 
 /// F4: jobs whose names collide all get `_<hash>` of their provider-side content, which is the
 /// same on every unit and every run and independent of the order relations are seen in.
 fn make_job_names_unique(jobs: &mut [ScrapeJob]) {
-    let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, job) in jobs.iter().enumerate() {
-        by_name.entry(job.job_name.clone()).or_default().push(i);
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by(|a, b| jobs[*a].job_name.cmp(&jobs[*b].job_name));
+    let colliding: Vec<Vec<usize>> = order
+        .chunk_by(|a, b| jobs[*a].job_name == jobs[*b].job_name)
+        .filter(|group| group.len() > 1)
+        .map(<[usize]>::to_vec)
+        .collect();
+    if colliding.is_empty() {
+        return;
     }
-    let mut taken: std::collections::BTreeSet<String> = by_name.keys().cloned().collect();
-    for (name, members) in by_name {
-        if members.len() < 2 {
-            continue;
-        }
-        for i in members {
+    let mut taken: std::collections::BTreeSet<String> =
+        jobs.iter().map(|j| j.job_name.clone()).collect();
+    for group in colliding {
+        for i in group {
             let content = format!(
                 "{}\n{}",
                 jobs[i].app,
                 pyjson::dumps(&Value::Object(jobs[i].settings.clone()))
             );
-            let base = format!("{name}_{:08x}", fnv1a32(content.as_bytes()));
+            let base = format!("{}_{:08x}", jobs[i].job_name, fnv1a32(content.as_bytes()));
             let mut candidate = base.clone();
             let mut n = 2;
             while taken.contains(&candidate) {

@@ -43,15 +43,26 @@ pub struct JobNotAnObject {
 /// Sanitises one job as both Python sides do: start from the default job, overlay the allowed
 /// keys in the job's own order. So `static_configs` always comes first.
 pub fn sanitize_job(job: &Value) -> Result<Map<String, Value>, JobNotAnObject> {
+    sanitize_owned_job(job.clone())
+}
+
+/// [`sanitize_job`] for a job we own: moves the kept values instead of copying them.
+pub fn sanitize_owned_job(job: Value) -> Result<Map<String, Value>, JobNotAnObject> {
     let Value::Object(fields) = job else {
         return Err(JobNotAnObject {
-            found: crate::pyjson::type_name(job),
+            found: crate::pyjson::type_name(&job),
         });
     };
-    let mut sanitized = default_job();
+    // `static_configs` first (the default job's position), the provider's value if it has one.
+    let mut sanitized = Map::new();
+    let mut fields = fields;
+    match fields.shift_remove("static_configs") {
+        Some(own) => sanitized.insert("static_configs".into(), own),
+        None => sanitized.insert("static_configs".into(), json!([{"targets": ["*:80"]}])),
+    };
     for (key, value) in fields {
         if ALLOWED_KEYS.contains(&key.as_str()) {
-            sanitized.insert(key.clone(), value.clone());
+            sanitized.insert(key, value);
         }
     }
     Ok(sanitized)

@@ -1,0 +1,84 @@
+//! Benchmark: the consumer rendering 1,000 provider apps with 5 units each (5,000 units), every
+//! app publishing one job with two wildcard ports (10,000 targets).
+//!
+//! Run: `cargo bench --bench consumer`. Prints the median and best of 200 renders.
+//! Target (issue 3): ≤ 2 ms on a 2-core machine; the Python library takes ~144 ms.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failure report
+
+use parca_broker::fixes::FixSet;
+use parca_broker::interfaces::parca_scrape::{ScrapeProvider, render_jobs};
+use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
+use parca_broker::model::{RelationId, RelationSnapshot};
+use serde_json::json;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const APPS: u64 = 1_000;
+const UNITS_PER_APP: u64 = 5;
+const RUNS: usize = 200;
+
+/// Fewer runs for profiling under valgrind: `BENCH_RUNS=3`.
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(RUNS)
+}
+
+fn model() -> Vec<RelationSnapshot> {
+    let uuid = ModelUuid::parse("3cdca972-b819-4f03-8d90-9c7a36d234c9").unwrap();
+    (0..APPS)
+        .map(|a| {
+            let app = format!("app{a}");
+            let provider = ScrapeProvider::new(&[json!({"job_name": "pprof",
+                "static_configs": [{"targets": ["*:6060", "*:7070"], "labels": {"team": "t"}}]})])
+            .unwrap();
+            let topology = JujuTopology {
+                model: "bench".into(),
+                model_uuid: uuid.clone(),
+                application: app.clone(),
+                unit: format!("{app}/0"),
+                charm_name: "bench-charm".into(),
+            };
+            RelationSnapshot {
+                id: RelationId::new("profiling-endpoint", a),
+                remote_app: app.clone(),
+                app: provider.app_databag(&topology),
+                units: (0..UNITS_PER_APP)
+                    .map(|u| {
+                        let name = format!("{app}/{u}");
+                        let addr = format!("10.{}.{}.{}", a / 250, a % 250, u + 1);
+                        (name.clone(), ScrapeProvider::unit_databag(&name, &addr))
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn main() {
+    let relations = model();
+    let check = render_jobs(&relations, FixSet::ALL);
+    let targets: usize = check.jobs.iter().map(|j| j.targets().count()).sum();
+    assert_eq!(targets as u64, APPS * UNITS_PER_APP * 2);
+    assert!(check.rejections.is_empty());
+
+    let runs = runs();
+    let mut times: Vec<Duration> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            let output = black_box(render_jobs(black_box(&relations), FixSet::ALL));
+            let elapsed = start.elapsed();
+            drop(output); // freeing the result is the caller's cost, not rendering's
+            elapsed
+        })
+        .collect();
+    times.sort();
+    println!(
+        "consumer render: {APPS} apps, {} units, {targets} targets: median {:.3} ms, best {:.3} ms ({runs} runs)",
+        APPS * UNITS_PER_APP,
+        times[runs / 2].as_secs_f64() * 1e3,
+        times[0].as_secs_f64() * 1e3,
+    );
+}
