@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failure report
 
 use parca_broker::fixes::FixSet;
-use parca_broker::interfaces::parca_scrape::{ScrapeProvider, render_jobs};
+use parca_broker::interfaces::parca_scrape::{ScrapeProvider, render_jobs, render_jobs_with};
 use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
 use parca_broker::model::{RelationId, RelationSnapshot};
 use serde_json::json;
@@ -65,20 +65,27 @@ fn main() {
     assert!(check.rejections.is_empty());
 
     let runs = runs();
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let start = Instant::now();
-            let output = black_box(render_jobs(black_box(&relations), FixSet::ALL));
-            let elapsed = start.elapsed();
-            drop(output); // freeing the result is the caller's cost, not rendering's
-            elapsed
-        })
-        .collect();
-    times.sort();
-    println!(
-        "consumer render: {APPS} apps, {} units, {targets} targets: median {:.3} ms, best {:.3} ms ({runs} runs)",
-        APPS * UNITS_PER_APP,
-        times[runs / 2].as_secs_f64() * 1e3,
-        times[0].as_secs_f64() * 1e3,
-    );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (label, workers) in [("all cores", cores), ("one thread", 1)] {
+        let mut times: Vec<Duration> = (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                let output = black_box(render_jobs_with(
+                    black_box(&relations),
+                    FixSet::ALL,
+                    workers,
+                ));
+                let elapsed = start.elapsed();
+                drop(output); // freeing the result is the caller's cost, not rendering's
+                elapsed
+            })
+            .collect();
+        times.sort();
+        println!(
+            "consumer render ({label}, {workers} workers): {APPS} apps, {} units, {targets} targets: median {:.3} ms, best {:.3} ms ({runs} runs)",
+            APPS * UNITS_PER_APP,
+            times[runs / 2].as_secs_f64() * 1e3,
+            times[0].as_secs_f64() * 1e3,
+        );
+    }
 }

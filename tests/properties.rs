@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
 use parca_broker::fixes::FixSet;
-use parca_broker::interfaces::parca_scrape::{ScrapeProvider, render_jobs, wire};
+use parca_broker::interfaces::parca_scrape::{ScrapeProvider, render_jobs, render_jobs_with, wire};
 use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
 use parca_broker::model::{Host, HostPort, RelationId, RelationSnapshot};
 use parca_broker::pyjson;
@@ -275,4 +275,32 @@ fn dumps_is_byte_identical_to_cpython_json_dumps() {
         let ours = pyjson::dumps(&pyjson::loads(&serde_json::to_string(value).unwrap()).unwrap());
         assert_eq!(ours, python_line, "value {value}");
     }
+}
+
+#[test]
+fn parallel_rendering_gives_the_same_bytes_and_rejections_as_one_thread() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    // Well above the threshold where rendering is split across threads, with bad data mixed in.
+    let relations: Vec<RelationSnapshot> = (0..600)
+        .map(|id| relation(id).new_tree(&mut runner).unwrap().current())
+        .collect();
+    let summary = |workers| {
+        let out = render_jobs_with(&relations, FixSet::ALL, workers);
+        (
+            pyjson::dumps(&Value::Array(out.to_python_jobs())),
+            out.rejections
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let one = summary(1);
+    assert!(
+        !one.1.is_empty(),
+        "the generated model includes rejected data"
+    );
+    assert_eq!(one, summary(2));
+    assert_eq!(one, summary(4));
 }

@@ -112,6 +112,19 @@ pub fn label_matchers(
     application: &Value,
     charm_name: &Value,
 ) -> Map<String, Value> {
+    label_matcher_pairs(model, uuid, application, charm_name)
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect()
+}
+
+/// [`label_matchers`] as ordered pairs with static keys (cheaper to merge into label maps).
+pub fn label_matcher_pairs(
+    model: &Value,
+    uuid: &ModelUuid,
+    application: &Value,
+    charm_name: &Value,
+) -> Vec<(&'static str, Value)> {
     let uuid = Value::String(uuid.as_str().to_owned());
     [
         ("juju_model", model),
@@ -121,7 +134,7 @@ pub fn label_matchers(
     ]
     .into_iter()
     .filter(|(_, value)| pyjson::is_truthy(value))
-    .map(|(key, value)| (key.to_owned(), value.clone()))
+    .map(|(key, value)| (key, value.clone()))
     .collect()
 }
 

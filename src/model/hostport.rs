@@ -19,17 +19,25 @@ pub enum Host {
 impl Host {
     /// Parses a host without a port: `10.0.0.1`, `fd00::1`, `[fd00::1]`, `zinc-0.zinc`.
     pub fn parse(text: &str) -> Result<Host, HostPortError> {
+        Ok(match Host::classify(text)? {
+            Some(ip) => Host::Ip(ip),
+            None => Host::Name(text.to_owned()),
+        })
+    }
+
+    /// Checks a host without allocating: `Some(ip)` for an address, `None` for a valid name.
+    pub fn classify(text: &str) -> Result<Option<IpAddr>, HostPortError> {
         if let Some(inner) = text.strip_prefix('[') {
             let inner = inner
                 .strip_suffix(']')
                 .ok_or_else(|| HostPortError::new(text, "unclosed '['"))?;
             return inner
                 .parse::<Ipv6Addr>()
-                .map(|ip| Host::Ip(IpAddr::V6(ip)))
+                .map(|ip| Some(IpAddr::V6(ip)))
                 .map_err(|_| HostPortError::new(text, "brackets must hold an IPv6 address"));
         }
         if let Ok(ip) = text.parse::<IpAddr>() {
-            return Ok(Host::Ip(ip));
+            return Ok(Some(ip));
         }
         if text.is_empty() {
             return Err(HostPortError::new(text, "empty host"));
@@ -45,7 +53,7 @@ impl Host {
                 ),
             ));
         }
-        Ok(Host::Name(text.to_owned()))
+        Ok(None)
     }
 }
 

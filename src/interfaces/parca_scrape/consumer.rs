@@ -26,40 +26,44 @@ pub struct StaticConfig {
     /// `juju_unit`; see [`StaticConfig::labels`].
     pub common_labels: Arc<Map<String, Value>>,
     /// The unit these targets belong to; `None` for the provider's fixed targets.
-    pub unit: Option<String>,
+    pub unit: Option<Arc<str>>,
 }
 
-/// A Prometheus relabel rule; the consumer emits only the `instance` rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A Prometheus relabel rule. The consumer only ever emits the `instance` rule, in one of two
+/// shapes, so it is static data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelabelConfig {
     /// Labels whose values are joined.
-    pub source_labels: Vec<String>,
+    pub source_labels: &'static [&'static str],
     /// Joiner.
-    pub separator: String,
+    pub separator: &'static str,
     /// Label written.
-    pub target_label: String,
+    pub target_label: &'static str,
     /// Regex applied to the joined value.
-    pub regex: String,
+    pub regex: &'static str,
 }
 
 impl RelabelConfig {
-    /// `instance` = `<model>_<uuid>_<app>[_<unit>]`.
-    fn instance(with_unit: bool) -> Self {
-        let mut source_labels: Vec<String> = ["juju_model", "juju_model_uuid", "juju_application"]
-            .map(String::from)
-            .into();
-        if with_unit {
-            source_labels.push("juju_unit".into());
-        }
-        RelabelConfig {
-            source_labels,
-            separator: "_".into(),
-            target_label: "instance".into(),
-            regex: "(.*)".into(),
-        }
-    }
+    /// `instance` = `<model>_<uuid>_<app>`, for jobs without unit entries.
+    pub const INSTANCE: RelabelConfig = RelabelConfig {
+        source_labels: &["juju_model", "juju_model_uuid", "juju_application"],
+        separator: "_",
+        target_label: "instance",
+        regex: "(.*)",
+    };
 
-    fn to_python_json(&self) -> Value {
+    /// `instance` = `<model>_<uuid>_<app>_<unit>`, for jobs with unit entries.
+    pub const INSTANCE_WITH_UNIT: RelabelConfig = RelabelConfig {
+        source_labels: &[
+            "juju_model",
+            "juju_model_uuid",
+            "juju_application",
+            "juju_unit",
+        ],
+        ..RelabelConfig::INSTANCE
+    };
+
+    fn to_python_json(self) -> Value {
         json!({"source_labels": self.source_labels, "separator": self.separator,
                "target_label": self.target_label, "regex": self.regex})
     }
@@ -108,7 +112,7 @@ impl ScrapeJob {
             "relabel_configs".into(),
             self.relabel_configs
                 .iter()
-                .map(RelabelConfig::to_python_json)
+                .map(|r| r.to_python_json())
                 .collect(),
         );
         Value::Object(out)
@@ -130,7 +134,7 @@ impl StaticConfig {
     pub fn labels(&self) -> Map<String, Value> {
         let mut labels = (*self.common_labels).clone();
         if let Some(unit) = &self.unit {
-            labels.insert("juju_unit".into(), Value::String(unit.clone()));
+            labels.insert("juju_unit".into(), Value::String(unit.to_string()));
         }
         labels
     }
@@ -184,10 +188,66 @@ impl ConsumerOutput {
     }
 }
 
+/// Below this many relations, rendering stays on the calling thread (threads cost more than
+/// they save).
+const PARALLEL_MIN_RELATIONS: usize = 256;
+
 /// Renders the jobs of all `relations` (in any order; the output is ordered by relation id).
+/// Large inputs are split across the available cores; the output is the same either way.
 pub fn render_jobs(relations: &[RelationSnapshot], fixes: FixSet) -> ConsumerOutput {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    render_jobs_with(relations, fixes, workers)
+}
+
+/// [`render_jobs`] with at most `workers` threads (1 = on the calling thread).
+pub fn render_jobs_with(
+    relations: &[RelationSnapshot],
+    fixes: FixSet,
+    workers: usize,
+) -> ConsumerOutput {
     let mut ordered: Vec<&RelationSnapshot> = relations.iter().collect();
     ordered.sort_by(|a, b| a.id.cmp(&b.id));
+    // Python mode (F6 off) stops at the first error, which needs one sequential pass.
+    let parallel = workers > 1 && ordered.len() >= PARALLEL_MIN_RELATIONS && fixes.has(Fix::F6);
+    let mut out = if parallel {
+        let chunk = ordered.len().div_ceil(workers);
+        let mut chunks = ordered.chunks(chunk);
+        let first = chunks.next().unwrap_or_default();
+        let parts: Vec<ConsumerOutput> = std::thread::scope(|scope| {
+            // The calling thread renders the first chunk while the others run.
+            let handles: Vec<_> = chunks
+                .map(|part| scope.spawn(move || render_in_order(part, fixes)))
+                .collect();
+            let mut parts = vec![render_in_order(first, fixes)];
+            parts.extend(handles.into_iter().map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            }));
+            parts
+        });
+        let mut merged = ConsumerOutput::default();
+        for part in parts {
+            let offset = merged.jobs.len();
+            merged.jobs.extend(part.jobs);
+            merged.rejections.extend(part.rejections);
+            merged.passthrough.extend(
+                part.passthrough
+                    .into_iter()
+                    .map(|(at, job)| (at + offset, job)),
+            );
+        }
+        merged
+    } else {
+        render_in_order(&ordered, fixes)
+    };
+    if fixes.has(Fix::F4) {
+        make_job_names_unique(&mut out.jobs);
+    }
+    out
+}
+
+/// Renders relations already in order, one after the other.
+fn render_in_order(ordered: &[&RelationSnapshot], fixes: FixSet) -> ConsumerOutput {
     let mut out = ConsumerOutput::default();
     for relation in ordered {
         let mut ctx = RelationCtx {
@@ -209,9 +269,6 @@ pub fn render_jobs(relations: &[RelationSnapshot], fixes: FixSet) -> ConsumerOut
             return out;
         }
     }
-    if fixes.has(Fix::F4) {
-        make_job_names_unique(&mut out.jobs);
-    }
     out
 }
 
@@ -224,12 +281,12 @@ enum Rendered {
 /// The remote topology as decoded from `scrape_metadata`.
 struct RemoteTopology {
     identifier: String,
-    labels: Map<String, Value>,
+    labels: Vec<(&'static str, Value)>,
 }
 
 /// A unit that can be scraped: the name used in `juju_unit` and its address.
 struct UnitHost {
-    name: String,
+    name: Arc<str>,
     address: String,
 }
 
@@ -293,10 +350,23 @@ impl RelationCtx<'_> {
         if !pyjson::is_truthy(&jobs) {
             return Rendered::Dropped;
         }
-        let Some(metadata) = self.decode_app_json(wire::SCRAPE_METADATA, "{}") else {
-            return Rendered::Dropped;
+        let metadata_text = self
+            .relation
+            .app_value(wire::SCRAPE_METADATA)
+            .unwrap_or("{}");
+        let metadata = match wire::decode_metadata(metadata_text) {
+            Ok(metadata) => metadata,
+            Err(err) => {
+                self.reject(
+                    Scope::Relation,
+                    RejectionKind::InvalidJson,
+                    wire::SCRAPE_METADATA.into(),
+                    format!("invalid JSON: {err}"),
+                );
+                return Rendered::Dropped;
+            }
         };
-        if !pyjson::is_truthy(&metadata) {
+        if !metadata.is_truthy() {
             if self.fixes.has(Fix::F5) {
                 self.reject(
                     Scope::Relation,
@@ -345,19 +415,22 @@ impl RelationCtx<'_> {
         );
     }
 
-    fn decode_topology(&mut self, metadata: &Value) -> Option<RemoteTopology> {
+    fn decode_topology(&mut self, metadata: &wire::Metadata) -> Option<RemoteTopology> {
         let key = wire::SCRAPE_METADATA;
-        let Value::Object(fields) = metadata else {
-            self.reject(
-                Scope::Relation,
-                RejectionKind::WrongType,
-                key.into(),
-                format!("must be an object, not {}", pyjson::type_name(metadata)),
-            );
-            return None;
+        let fields = match metadata {
+            wire::Metadata::Object(fields) => fields,
+            wire::Metadata::Other(other) => {
+                self.reject(
+                    Scope::Relation,
+                    RejectionKind::WrongType,
+                    key.into(),
+                    format!("must be an object, not {}", pyjson::type_name(other)),
+                );
+                return None;
+            }
         };
-        let mut required = |name: &str| {
-            let value = fields.get(name).cloned();
+        let mut required = |name: &str, value: &Option<Value>| {
+            let value = value.clone();
             if value.is_none() {
                 self.reject(
                     Scope::Relation,
@@ -369,9 +442,9 @@ impl RelationCtx<'_> {
             value
         };
         let (model, uuid, application) = (
-            required("model")?,
-            required("model_uuid")?,
-            required("application")?,
+            required("model", &fields.model)?,
+            required("model_uuid", &fields.model_uuid)?,
+            required("application", &fields.application)?,
         );
         let Value::String(uuid_text) = &uuid else {
             self.reject(
@@ -405,10 +478,10 @@ impl RelationCtx<'_> {
                 return None;
             }
         }
-        let charm = fields.get("charm_name").cloned().unwrap_or(Value::from(""));
+        let charm = fields.charm_name.clone().unwrap_or(Value::from(""));
         Some(RemoteTopology {
             identifier: topology::identifier(&model, &uuid, &application),
-            labels: topology::label_matchers(&model, &uuid, &application, &charm),
+            labels: topology::label_matcher_pairs(&model, &uuid, &application, &charm),
         })
     }
 
@@ -420,22 +493,19 @@ impl RelationCtx<'_> {
         if self.fixes.has(Fix::F1) {
             units.sort_by_key(|(name, _)| (unit_number(name), name.as_str()));
         }
-        let non_empty = |bag: &crate::model::Databag, key: &str| {
-            bag.get(key).filter(|v| !v.is_empty()).cloned()
-        };
         let mut hosts: Vec<UnitHost> = Vec::with_capacity(units.len());
         for (juju_name, bag) in units {
-            let name = non_empty(bag, wire::UNIT_NAME).unwrap_or_else(|| juju_name.clone());
+            let name = non_empty(bag, wire::UNIT_NAME).unwrap_or(juju_name);
             let Some(raw) = non_empty(bag, wire::UNIT_ADDRESS)
                 .or_else(|| non_empty(bag, wire::LEGACY_UNIT_HOST))
             else {
                 continue;
             };
             let address = if self.fixes.has(Fix::F3) {
-                match Host::parse(&raw) {
+                match Host::classify(raw) {
                     // Only IPv6 needs re-printing (brackets); names and IPv4 are kept as sent.
-                    Ok(host @ Host::Ip(std::net::IpAddr::V6(_))) => host.to_string(),
-                    Ok(_) => raw,
+                    Ok(Some(ip @ std::net::IpAddr::V6(_))) => Host::Ip(ip).to_string(),
+                    Ok(_) => raw.to_owned(),
                     Err(err) => {
                         self.reject_in(
                             Scope::Unit,
@@ -449,9 +519,9 @@ impl RelationCtx<'_> {
                     }
                 }
             } else {
-                raw
+                raw.to_owned()
             };
-            match hosts.iter_mut().find(|h| h.name == name) {
+            match hosts.iter_mut().find(|h| &*h.name == name) {
                 Some(existing) if self.fixes.has(Fix::F1) => {
                     let kept = existing.address.clone();
                     self.reject_in(
@@ -465,7 +535,10 @@ impl RelationCtx<'_> {
                 }
                 // Python's dict keyed by name: the last unit wins, at the first one's position.
                 Some(existing) => existing.address = address,
-                None => hosts.push(UnitHost { name, address }),
+                None => hosts.push(UnitHost {
+                    name: Arc::from(name),
+                    address,
+                }),
             }
         }
         hosts
@@ -542,7 +615,7 @@ impl RelationCtx<'_> {
             } = self.split_static_config(sc, &sc_key, job_label)?;
             let mut common = labels;
             for (k, v) in &topology.labels {
-                common.insert(k.clone(), v.clone());
+                common.insert((*k).to_owned(), v.clone());
             }
             let common = Arc::new(common);
             if !fixed.is_empty() {
@@ -569,7 +642,7 @@ impl RelationCtx<'_> {
                 rendered.push(StaticConfig {
                     targets,
                     common_labels: Arc::clone(&common),
-                    unit: Some(host.name.clone()),
+                    unit: Some(Arc::clone(&host.name)),
                 });
                 any_unit_config = true;
             }
@@ -584,7 +657,11 @@ impl RelationCtx<'_> {
             provider_job_name: provider_name,
             static_configs: rendered,
             settings,
-            relabel_configs: vec![RelabelConfig::instance(any_unit_config)],
+            relabel_configs: vec![if any_unit_config {
+                RelabelConfig::INSTANCE_WITH_UNIT
+            } else {
+                RelabelConfig::INSTANCE
+            }],
         })
     }
 
@@ -707,6 +784,11 @@ fn unit_target(address: &str, suffix: &str) -> String {
     target
 }
 
+/// A unit databag value, treating an empty string as absent (Juju deletes empty values).
+fn non_empty<'a>(bag: &'a crate::model::Databag, key: &str) -> Option<&'a str> {
+    bag.get(key).map(String::as_str).filter(|v| !v.is_empty())
+}
+
 /// F1: within each run of consecutive unit entries, order by unit number, then name.
 fn sort_unit_configs(configs: &mut [StaticConfig]) {
     for run in configs.chunk_by_mut(|a, b| a.unit.is_some() && b.unit.is_some()) {
@@ -722,6 +804,10 @@ fn unit_order_key(config: &StaticConfig) -> (u64, &str) {
 /// F4: jobs whose names collide all get `_<hash>` of their provider-side content, which is the
 /// same on every unit and every run and independent of the order relations are seen in.
 fn make_job_names_unique(jobs: &mut [ScrapeJob]) {
+    let mut seen = std::collections::HashSet::with_capacity(jobs.len());
+    if jobs.iter().all(|job| seen.insert(job.job_name.as_str())) {
+        return; // the usual case: nothing collides
+    }
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|a, b| jobs[*a].job_name.cmp(&jobs[*b].job_name));
     let colliding: Vec<Vec<usize>> = order

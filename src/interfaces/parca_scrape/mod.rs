@@ -5,5 +5,7 @@ pub mod consumer;
 pub mod provider;
 pub mod wire;
 
-pub use consumer::{ConsumerOutput, RelabelConfig, ScrapeJob, StaticConfig, render_jobs};
+pub use consumer::{
+    ConsumerOutput, RelabelConfig, ScrapeJob, StaticConfig, render_jobs, render_jobs_with,
+};
 pub use provider::{CharmShape, PublishScope, ScrapeProvider, publish_scope};

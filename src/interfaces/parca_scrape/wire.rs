@@ -53,6 +53,11 @@ pub fn sanitize_owned_job(job: Value) -> Result<Map<String, Value>, JobNotAnObje
             found: crate::pyjson::type_name(&job),
         });
     };
+    let already_sanitized = fields.keys().next().is_some_and(|k| k == "static_configs")
+        && fields.keys().all(|k| ALLOWED_KEYS.contains(&k.as_str()));
+    if already_sanitized {
+        return Ok(fields); // what every conforming provider publishes
+    }
     // `static_configs` first (the default job's position), the provider's value if it has one.
     let mut sanitized = Map::new();
     let mut fields = fields;
@@ -68,6 +73,91 @@ pub fn sanitize_owned_job(job: Value) -> Result<Map<String, Value>, JobNotAnObje
     Ok(sanitized)
 }
 
+/// `scrape_metadata` as the consumer reads it: the four fields it uses, decoded straight from
+/// the text without building a map (one per relation on every hook). Duplicate keys resolve
+/// as in Python's `json.loads`: the last value wins.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetadataFields {
+    /// `model`, any JSON value.
+    pub model: Option<Value>,
+    /// `model_uuid`, any JSON value (checked later).
+    pub model_uuid: Option<Value>,
+    /// `application`, any JSON value.
+    pub application: Option<Value>,
+    /// `charm_name`, any JSON value.
+    pub charm_name: Option<Value>,
+    /// How many keys the object had (an empty object is "no metadata").
+    pub entries: usize,
+}
+
+/// A decoded `scrape_metadata` value.
+#[derive(Debug, Clone, PartialEq)]
+// Short-lived, one per relation on the stack; boxing would cost an allocation per relation.
+#[allow(clippy::large_enum_variant)]
+pub enum Metadata {
+    /// A JSON object.
+    Object(MetadataFields),
+    /// Any other JSON value (`null`, a list, …), kept for truthiness and error messages.
+    Other(Value),
+}
+
+impl Metadata {
+    /// Python truthiness: an empty object or a falsy value means "no metadata".
+    pub fn is_truthy(&self) -> bool {
+        match self {
+            Metadata::Object(fields) => fields.entries > 0,
+            Metadata::Other(value) => crate::pyjson::is_truthy(value),
+        }
+    }
+}
+
+/// Decodes a `scrape_metadata` databag value.
+pub fn decode_metadata(text: &str) -> Result<Metadata, serde_json::Error> {
+    if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map(Metadata::Object)
+    } else {
+        crate::pyjson::loads(text).map(Metadata::Other)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MetadataFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FieldsVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for FieldsVisitor {
+            type Value = MetadataFields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MetadataFields, A::Error> {
+                let mut fields = MetadataFields::default();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    fields.entries += 1;
+                    let slot = match key.as_ref() {
+                        "model" => &mut fields.model,
+                        "model_uuid" => &mut fields.model_uuid,
+                        "application" => &mut fields.application,
+                        "charm_name" => &mut fields.charm_name,
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    *slot = Some(map.next_value()?);
+                }
+                Ok(fields)
+            }
+        }
+
+        deserializer.deserialize_map(FieldsVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +171,23 @@ mod tests {
             dumps(&Value::Object(sanitize_job(&job).unwrap())),
             r#"{"static_configs": [{"targets": ["*:1"]}], "scheme": "https", "job_name": "j"}"#
         );
+    }
+
+    #[test]
+    fn metadata_decodes_used_fields_last_key_wins_and_keeps_types() {
+        let Metadata::Object(fields) =
+            decode_metadata(r#" {"model": "a", "unit": "x/0", "model": 7, "charm_name": true}"#)
+                .unwrap()
+        else {
+            panic!("an object")
+        };
+        assert_eq!(fields.model, Some(json!(7)));
+        assert_eq!(fields.charm_name, Some(json!(true)));
+        assert_eq!((fields.application, fields.entries), (None, 4));
+        assert!(!decode_metadata("{}").unwrap().is_truthy());
+        assert!(!decode_metadata("null").unwrap().is_truthy());
+        assert!(decode_metadata("[1]").unwrap().is_truthy());
+        assert!(decode_metadata("{bad").is_err());
     }
 
     #[test]
