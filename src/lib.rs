@@ -15,3 +15,8 @@ pub mod fixes;
 pub mod interfaces;
 pub mod model;
 pub mod pyjson;
+
+// The README's Rust examples are compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
