@@ -13,6 +13,7 @@ pub mod cli;
 pub mod conformance;
 pub mod fixes;
 pub mod interfaces;
+pub mod juju;
 pub mod model;
 pub mod pyjson;
 
