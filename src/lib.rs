@@ -16,6 +16,7 @@ pub mod interfaces;
 pub mod juju;
 pub mod model;
 pub mod pyjson;
+pub mod reconcile;
 pub mod render;
 
 // The README's Rust examples are compiled and run as doctests.

@@ -1,0 +1,185 @@
+//! The charm's options (charm/config.yaml), decoded from `config-get` output. Pure.
+//! Bad values are problems in the plan (blocked status naming the option), never a crash.
+
+use crate::render::ObjectStorage;
+use serde_json::{Map, Value};
+
+/// Where parca.yaml goes unless configured.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/parca/parca.yaml";
+/// The service's default listen address (loopback: nothing is exposed unless asked).
+pub const DEFAULT_LISTEN_ADDRESS: &str = "127.0.0.1:7075";
+
+/// Decoded options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CharmConfig {
+    /// Upstream store `host:port` (or URL) used when no upstream relation exists.
+    pub store_address: String,
+    /// Bearer token for that store.
+    pub store_token: String,
+    /// Connect to that store without TLS.
+    pub store_insecure: bool,
+    /// parca.yaml's object storage.
+    pub object_storage: ObjectStorage,
+    /// Absolute path of parca.yaml.
+    pub config_file: String,
+    /// The service's `host:port`.
+    pub listen_address: String,
+    /// Address published for this unit (self-profiling); empty: from the network binding.
+    pub unit_address: String,
+}
+
+/// A config option with a value we cannot use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The option.
+    pub option: &'static str,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "config {}: {}", self.option, self.reason)
+    }
+}
+
+impl CharmConfig {
+    /// Decodes `config-get` output; unusable options keep their defaults and are reported.
+    pub fn decode(raw: &Map<String, Value>) -> (CharmConfig, Vec<ConfigProblem>) {
+        let mut problems = Vec::new();
+        let mut text = |option: &'static str, default: &str| match raw.get(option) {
+            None | Some(Value::Null) => default.to_owned(),
+            Some(Value::String(s)) => s.trim().to_owned(),
+            Some(other) => {
+                problems.push(ConfigProblem {
+                    option,
+                    reason: format!("must be a string, not {}", crate::pyjson::type_name(other)),
+                });
+                default.to_owned()
+            }
+        };
+        let store_address = text("store-address", "");
+        let store_token = text("store-token", "");
+        let object_storage_text = text("object-storage", "");
+        let config_file = text("config-file", DEFAULT_CONFIG_FILE);
+        let listen_address = text("listen-address", DEFAULT_LISTEN_ADDRESS);
+        let unit_address = text("unit-address", "");
+        let store_insecure = match raw.get("store-insecure") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                problems.push(ConfigProblem {
+                    option: "store-insecure",
+                    reason: format!("must be a boolean, not {}", crate::pyjson::type_name(other)),
+                });
+                false
+            }
+        };
+        let object_storage = if object_storage_text.is_empty() {
+            ObjectStorage::default()
+        } else {
+            match serde_saphyr::from_str::<ObjectStorage>(&object_storage_text) {
+                Ok(storage) => storage,
+                Err(err) => {
+                    problems.push(ConfigProblem {
+                        option: "object-storage",
+                        reason: format!("not a Parca object_storage block ({err})"),
+                    });
+                    ObjectStorage::default()
+                }
+            }
+        };
+        let config_file =
+            if config_file.starts_with('/') && !config_file.split('/').any(|c| c == "..") {
+                config_file
+            } else {
+                problems.push(ConfigProblem {
+                    option: "config-file",
+                    reason: format!("{config_file:?} must be an absolute path without '..'"),
+                });
+                DEFAULT_CONFIG_FILE.to_owned()
+            };
+        let listen_address = match listen_address.parse::<std::net::SocketAddr>() {
+            Ok(_) => listen_address,
+            Err(_) => {
+                problems.push(ConfigProblem {
+                    option: "listen-address",
+                    reason: format!("{listen_address:?} is not an IP:port (IPv6 in brackets)"),
+                });
+                DEFAULT_LISTEN_ADDRESS.to_owned()
+            }
+        };
+        (
+            CharmConfig {
+                store_address,
+                store_token,
+                store_insecure,
+                object_storage,
+                config_file,
+                listen_address,
+                unit_address,
+            },
+            problems,
+        )
+    }
+
+    /// The service's port.
+    pub fn listen_port(&self) -> u16 {
+        self.listen_address
+            .parse::<std::net::SocketAddr>()
+            .map_or(7075, |addr| addr.port())
+    }
+
+    /// Whether the service listens on loopback only (then nothing remote can scrape it).
+    pub fn listens_on_loopback(&self) -> bool {
+        self.listen_address
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|addr| addr.ip().is_loopback())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(value: Value) -> (CharmConfig, Vec<ConfigProblem>) {
+        CharmConfig::decode(value.as_object().unwrap())
+    }
+
+    #[test]
+    fn defaults_are_usable_with_no_config() {
+        let (config, problems) = decode(json!({}));
+        assert!(problems.is_empty());
+        assert_eq!(config.config_file, DEFAULT_CONFIG_FILE);
+        assert_eq!(config.listen_port(), 7075);
+        assert!(config.listens_on_loopback());
+        assert_eq!(config.object_storage, ObjectStorage::default());
+    }
+
+    #[test]
+    fn bad_values_are_reported_by_option_and_defaults_kept() {
+        let (config, problems) = decode(json!({
+            "object-storage": "bucket: {type: S3, config: {endpoint: s3}, colour: red}",
+            "config-file": "relative/parca.yaml",
+            "listen-address": "localhost",
+        }));
+        let options: Vec<_> = problems.iter().map(|p| p.option).collect();
+        assert_eq!(options, ["object-storage", "config-file", "listen-address"]);
+        assert!(
+            problems[0].reason.contains("colour"),
+            "{}",
+            problems[0].reason
+        );
+        assert_eq!(config.config_file, DEFAULT_CONFIG_FILE);
+    }
+
+    #[test]
+    fn object_storage_accepts_yaml_and_json() {
+        let (config, problems) = decode(json!({
+            "object-storage": r#"{"bucket": {"type": "S3", "config": {"bucket": "p", "endpoint": "s3:9000", "insecure": true}}}"#,
+        }));
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(config.object_storage.bucket.kind, "S3");
+    }
+}

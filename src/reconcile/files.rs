@@ -1,0 +1,74 @@
+//! The one place that touches the machine's files: atomic writes under a root prefix.
+//!
+//! Write = temporary file in the same directory, fsync, rename over the target, fsync the
+//! directory; so a reader (Parca's file watch) sees the old file or the new one, never half.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Where the service unit lives (machines).
+pub const SYSTEMD_UNIT: &str = "/etc/systemd/system/parca-broker.service";
+/// Where the service reads the broker's state.
+pub const STATE_FILE: &str = "/var/lib/parca-broker/state.json";
+
+/// `root` + an absolute logical path.
+pub fn under(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_start_matches('/'))
+}
+
+/// A file's content, or `None` if it does not exist or cannot be read.
+pub fn read(root: &Path, path: &str) -> Option<Vec<u8>> {
+    fs::read(under(root, path)).ok()
+}
+
+/// Writes `content` to `path` atomically with `mode`, creating parent directories.
+pub fn write_atomic(root: &Path, path: &str, content: &[u8], mode: u32) -> std::io::Result<()> {
+    let target = under(root, path);
+    let dir = target.parent().ok_or_else(|| {
+        std::io::Error::other(format!("{} has no parent directory", target.display()))
+    })?;
+    fs::create_dir_all(dir)?;
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&temp)?;
+        file.write_all(content)?;
+        // The mode given at creation is filtered by the umask; set it exactly.
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.sync_all()?;
+        fs::rename(&temp, &target)?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&temp); // best effort: never leave a half-written temp file
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_creates_dirs_sets_mode_and_replaces() {
+        let root = std::env::temp_dir().join(format!("parca-broker-files-{}", std::process::id()));
+        write_atomic(&root, "/etc/parca/parca.yaml", b"one", 0o640).unwrap();
+        write_atomic(&root, "/etc/parca/parca.yaml", b"two", 0o640).unwrap();
+        assert_eq!(read(&root, "/etc/parca/parca.yaml").unwrap(), b"two");
+        let meta = fs::metadata(under(&root, "/etc/parca/parca.yaml")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o640);
+        let leftovers: Vec<_> = fs::read_dir(under(&root, "/etc/parca")).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left");
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

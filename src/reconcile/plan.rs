@@ -1,0 +1,559 @@
+//! Plan: `Observed` → [`Plan`], pure. Decides every write, the service commands, the status and
+//! the action result; apply only carries them out. Nothing here touches Juju or the disk.
+
+use super::config::{CharmConfig, ConfigProblem};
+use super::files::{STATE_FILE, SYSTEMD_UNIT};
+use super::observe::{LocalRelation, Observed};
+use crate::fixes::FixSet;
+use crate::interfaces::parca_scrape::{
+    ScrapeJob, ScrapeProvider, render_jobs, wire as scrape_wire,
+};
+use crate::interfaces::parca_store::{Insecure, StoreProvider, requirer, wire as store_wire};
+use crate::interfaces::topology::{JujuTopology, ModelUuid};
+use crate::juju::tools::{LogLevel, StatusKind};
+use crate::juju::{Dispatch, Event};
+use crate::model::{Databag, Rejection, RelationId};
+use crate::render::render_config;
+use serde::Serialize;
+use serde_json::json;
+
+/// The job the broker publishes for its own pprof endpoint.
+pub const SELF_JOB_NAME: &str = "parca-broker";
+
+/// A file to write (its content differs from what is on disk).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWrite {
+    /// Logical absolute path.
+    pub path: String,
+    /// New content.
+    pub content: Vec<u8>,
+    /// Unix mode.
+    pub mode: u32,
+}
+
+/// Changes to one of our databags: only keys whose value differs; `""` deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationWrite {
+    /// The relation.
+    pub relation: RelationId,
+    /// The app bag (leader only) or our unit bag.
+    pub app: bool,
+    /// Key → new value.
+    pub changes: Databag,
+}
+
+/// Where the agents' store comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSource {
+    /// Nothing configured or related.
+    None,
+    /// Related, but the store has not published an address yet.
+    Waiting {
+        /// The relation.
+        relation: RelationId,
+        /// The store application.
+        app: String,
+    },
+    /// From the upstream relation.
+    Relation {
+        /// The relation.
+        relation: RelationId,
+        /// The store application.
+        app: String,
+        /// What is relayed.
+        store: StoreProvider,
+    },
+    /// From the charm's `store-*` options.
+    Config {
+        /// What is relayed.
+        store: StoreProvider,
+    },
+}
+
+/// The outcome of an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionOutcome {
+    /// `action-set` key → value.
+    pub results: Vec<(String, String)>,
+    /// `action-fail` message, if it failed.
+    pub failure: Option<String>,
+}
+
+/// What the hook will do.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Files whose content changes.
+    pub files: Vec<FileWrite>,
+    /// Databag changes.
+    pub relation_writes: Vec<RelationWrite>,
+    /// `systemctl` argument lists, in order.
+    pub service_commands: Vec<Vec<String>>,
+    /// Status to set last.
+    pub status: (StatusKind, String),
+    /// `juju-log` lines.
+    pub logs: Vec<(LogLevel, String)>,
+    /// Action result, when an action runs.
+    pub action: Option<ActionOutcome>,
+    /// The rendered jobs (what parca.yaml holds).
+    pub jobs: Vec<ScrapeJob>,
+    /// Everything dropped, with reasons.
+    pub rejections: Vec<Rejection>,
+    /// The store relayed to agents.
+    pub store: StoreSource,
+    /// parca.yaml as rendered.
+    pub parca_yaml: String,
+}
+
+/// Computes the plan.
+pub fn plan(observed: &Observed) -> Plan {
+    let fixes = FixSet::ALL;
+    let (config, config_problems) = CharmConfig::decode(&observed.config);
+    let mut problems: Vec<String> = config_problems
+        .iter()
+        .map(ConfigProblem::to_string)
+        .collect();
+
+    // Scrape jobs → parca.yaml.
+    let consumer = render_jobs(&observed.scrape, fixes);
+    let rendered = render_config(&config.object_storage, &consumer.jobs);
+    let mut rejections = consumer.rejections;
+    rejections.extend(rendered.dropped.iter().cloned());
+    let jobs: Vec<ScrapeJob> = consumer
+        .jobs
+        .into_iter()
+        .filter(|job| {
+            !rendered
+                .dropped
+                .iter()
+                .any(|r| r.job.as_deref() == Some(&job.job_name))
+        })
+        .collect();
+    let mut files = Vec::new();
+    let mut desire_file = |path: &str, content: Vec<u8>, mode: u32| {
+        if observed.file(path) != Some(content.as_slice()) {
+            files.push(FileWrite {
+                path: path.to_owned(),
+                content,
+                mode,
+            });
+        }
+    };
+    desire_file(
+        &config.config_file,
+        rendered.yaml.clone().into_bytes(),
+        0o640,
+    );
+
+    // The upstream store, relayed to every agent.
+    let selection = requirer::select(&observed.upstream, fixes).unwrap_or_default();
+    problems.extend(selection.conflict.clone());
+    let store = match selection.chosen {
+        Some((relation, store)) if store.is_ready() => {
+            let app = remote_app(&observed.upstream, &relation);
+            StoreSource::Relation {
+                relation,
+                app,
+                store: StoreProvider {
+                    port: 0,
+                    insecure: Insecure::Verbatim(store.insecure.clone()),
+                    external_url: Some(store.address.clone()),
+                    token: store.token.expose().to_owned(),
+                },
+            }
+        }
+        Some((relation, _)) => {
+            let app = remote_app(&observed.upstream, &relation);
+            StoreSource::Waiting { relation, app }
+        }
+        None if !config.store_address.is_empty() => StoreSource::Config {
+            store: StoreProvider {
+                port: 0,
+                insecure: Insecure::Bool(config.store_insecure),
+                external_url: Some(config.store_address.clone()),
+                token: config.store_token.clone(),
+            },
+        },
+        None => StoreSource::None,
+    };
+    let agent_bag = match &store {
+        StoreSource::Relation { store, .. } | StoreSource::Config { store } => {
+            match store.app_databag(true, &observed.ctx.unit, None, "", fixes) {
+                Ok(bag) => bag.unwrap_or_default(),
+                Err(err) => {
+                    problems.push(err.to_string());
+                    Databag::new()
+                }
+            }
+        }
+        StoreSource::None | StoreSource::Waiting { .. } => Databag::new(),
+    };
+    let mut relation_writes = Vec::new();
+    let store_keys = [
+        store_wire::ADDRESS,
+        store_wire::BEARER_TOKEN,
+        store_wire::INSECURE,
+    ];
+    if observed.leader {
+        for agent in &observed.agents {
+            push_diff(&mut relation_writes, agent, true, &agent_bag, &store_keys);
+        }
+    }
+
+    // Our own pprof endpoint, for another Parca.
+    if !observed.self_profiling.is_empty() {
+        if config.listens_on_loopback() {
+            problems.push(format!(
+                "self-profiling-endpoint is related but listen-address {} is loopback; set listen-address to a reachable address",
+                config.listen_address
+            ));
+        }
+        let address = [
+            Some(config.unit_address.clone()),
+            observed.network_address.clone(),
+            Some(observed.hostname.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|a| !a.is_empty())
+        .unwrap_or_default();
+        let unit_bag = ScrapeProvider::unit_databag(&observed.ctx.unit, &address);
+        let app_bag = self_profiling_app_bag(observed, &config, &mut problems);
+        for relation in &observed.self_profiling {
+            push_diff(
+                &mut relation_writes,
+                relation,
+                false,
+                &unit_bag,
+                &[scrape_wire::UNIT_ADDRESS, scrape_wire::UNIT_NAME],
+            );
+            if let (true, Some(bag)) = (observed.leader, &app_bag) {
+                push_diff(
+                    &mut relation_writes,
+                    relation,
+                    true,
+                    bag,
+                    &[scrape_wire::SCRAPE_JOBS, scrape_wire::SCRAPE_METADATA],
+                );
+            }
+        }
+    }
+
+    // The service: a systemd unit, (re)started when it or the binary changes.
+    let unit_file = systemd_unit(observed, &config);
+    let unit_changed = observed.file(SYSTEMD_UNIT) != Some(unit_file.as_bytes());
+    let event = match &observed.ctx.dispatch {
+        Dispatch::Hook(event) => Some(event),
+        Dispatch::Action(_) => None,
+    };
+    let mut service_commands = Vec::new();
+    let systemctl = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
+    if matches!(event, Some(Event::Stop | Event::Remove)) {
+        service_commands.push(systemctl(&["disable", "--now", "parca-broker.service"]));
+    } else {
+        if unit_changed {
+            desire_file(SYSTEMD_UNIT, unit_file.into_bytes(), 0o644);
+            service_commands.push(systemctl(&["daemon-reload"]));
+        }
+        if unit_changed || matches!(event, Some(Event::Install)) {
+            service_commands.push(systemctl(&["enable", "parca-broker.service"]));
+        }
+        if unit_changed || matches!(event, Some(Event::Install | Event::UpgradeCharm)) {
+            service_commands.push(systemctl(&["restart", "parca-broker.service"]));
+        }
+    }
+
+    let targets: usize = jobs.iter().map(|j| j.targets().count()).sum();
+    let apps: std::collections::BTreeSet<&str> = jobs
+        .iter()
+        .filter(|j| j.targets().next().is_some())
+        .map(|j| j.app.as_str())
+        .collect();
+    let status = status(targets, apps.len(), &problems, &rejections, &store);
+
+    let mut logs: Vec<(LogLevel, String)> = problems
+        .iter()
+        .map(|p| (LogLevel::Warning, p.clone()))
+        .chain(rejections.iter().map(|r| {
+            (
+                LogLevel::Warning,
+                format!("dropped {}: {r}", r.scope.as_str()),
+            )
+        }))
+        .collect();
+    logs.push((
+        LogLevel::Info,
+        format!(
+            "reconciled {}: {targets} targets from {} apps in {} jobs, {} dropped, {} relation writes, parca.yaml {}",
+            observed.ctx.dispatch,
+            apps.len(),
+            jobs.len(),
+            rejections.len(),
+            relation_writes.len(),
+            if files.iter().any(|f| f.path == config.config_file) { "written" } else { "unchanged" },
+        ),
+    ));
+
+    let action = match &observed.ctx.dispatch {
+        Dispatch::Action(name) => Some(action_outcome(
+            name,
+            &config,
+            &jobs,
+            &rejections,
+            &store,
+            &rendered.yaml,
+        )),
+        Dispatch::Hook(_) => None,
+    };
+    let _ = STATE_FILE; // the service state file arrives with the service (issue 6)
+    Plan {
+        files,
+        relation_writes,
+        service_commands,
+        status,
+        logs,
+        action,
+        jobs,
+        rejections,
+        store,
+        parca_yaml: rendered.yaml,
+    }
+}
+
+fn remote_app(relations: &[crate::model::RelationSnapshot], id: &RelationId) -> String {
+    relations
+        .iter()
+        .find(|r| &r.id == id)
+        .map(|r| r.remote_app.clone())
+        .unwrap_or_default()
+}
+
+/// Adds the changes that make our bag on `relation` hold `desired` for the `managed` keys.
+fn push_diff(
+    writes: &mut Vec<RelationWrite>,
+    relation: &LocalRelation,
+    app: bool,
+    desired: &Databag,
+    managed: &[&str],
+) {
+    let current = if app {
+        &relation.app_bag
+    } else {
+        &relation.unit_bag
+    };
+    let changes: Databag = managed
+        .iter()
+        .filter_map(|key| {
+            let want = desired.get(*key).map(String::as_str).unwrap_or("");
+            let have = current.get(*key).map(String::as_str).unwrap_or("");
+            (want != have).then(|| ((*key).to_owned(), want.to_owned()))
+        })
+        .collect();
+    if !changes.is_empty() {
+        writes.push(RelationWrite {
+            relation: relation.id.clone(),
+            app,
+            changes,
+        });
+    }
+}
+
+fn self_profiling_app_bag(
+    observed: &Observed,
+    config: &CharmConfig,
+    problems: &mut Vec<String>,
+) -> Option<Databag> {
+    let uuid = match ModelUuid::parse(&observed.ctx.model_uuid) {
+        Ok(uuid) => uuid,
+        Err(err) => {
+            problems.push(format!("JUJU_MODEL_UUID: {err}"));
+            return None;
+        }
+    };
+    let topology = JujuTopology {
+        model: observed.ctx.model.clone(),
+        model_uuid: uuid,
+        application: observed.ctx.app.clone(),
+        unit: observed.ctx.unit.clone(),
+        charm_name: "parca-broker".into(),
+    };
+    let job = json!({"job_name": SELF_JOB_NAME,
+        "static_configs": [{"targets": [format!("*:{}", config.listen_port())]}]});
+    // The job is a literal object, so the provider cannot refuse it.
+    ScrapeProvider::new(&[job])
+        .ok()
+        .map(|p| p.app_databag(&topology))
+}
+
+fn systemd_unit(observed: &Observed, config: &CharmConfig) -> String {
+    format!(
+        "# Written by the parca-broker charm; changes are overwritten.\n\
+         [Unit]\n\
+         Description=parca-broker: Parca scrape targets, status page and live discovery\n\
+         After=network-online.target\n\
+         \n\
+         [Service]\n\
+         ExecStart={}/dispatch serve --listen {} --state {STATE_FILE} --config-file {}\n\
+         Restart=on-failure\n\
+         RestartSec=5\n\
+         \n\
+         [Install]\n\
+         WantedBy=multi-user.target\n",
+        observed.ctx.charm_dir.display(),
+        config.listen_address,
+        config.config_file,
+    )
+}
+
+/// Blocked (a human must act) > waiting (another app must act) > active. A message never hides
+/// that something was dropped.
+fn status(
+    targets: usize,
+    apps: usize,
+    problems: &[String],
+    rejections: &[Rejection],
+    store: &StoreSource,
+) -> (StatusKind, String) {
+    let dropped = match rejections.len() {
+        0 => String::new(),
+        n => format!("; {n} dropped (see show-config)"),
+    };
+    let summary = format!("{targets} targets from {apps} apps");
+    if let Some(problem) = problems.first() {
+        let more = match problems.len() {
+            1 => String::new(),
+            n => format!(" (+{} more problems)", n - 1),
+        };
+        return (
+            StatusKind::Blocked,
+            format!("{problem}{more}; {summary}{dropped}"),
+        );
+    }
+    if let Some(first) = rejections.first() {
+        let more = match rejections.len() {
+            1 => String::new(),
+            n => format!(" (+{} more dropped, see show-config)", n - 1),
+        };
+        return (StatusKind::Blocked, format!("{first}{more}; {summary}"));
+    }
+    match store {
+        StoreSource::None => (
+            StatusKind::Blocked,
+            format!(
+                "no upstream store: relate external-parca-store-endpoint or set store-address; {summary}"
+            ),
+        ),
+        StoreSource::Waiting { relation, app } => (
+            StatusKind::Waiting,
+            format!("waiting for store data from {app} ({relation}); {summary}"),
+        ),
+        StoreSource::Relation { .. } | StoreSource::Config { .. } => (StatusKind::Active, summary),
+    }
+}
+
+#[derive(Serialize)]
+struct TargetRow<'a> {
+    target: &'a str,
+    job: &'a str,
+    app: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<&'a str>,
+    labels: std::collections::BTreeMap<String, String>,
+}
+
+fn action_outcome(
+    name: &str,
+    config: &CharmConfig,
+    jobs: &[ScrapeJob],
+    rejections: &[Rejection],
+    store: &StoreSource,
+    parca_yaml: &str,
+) -> ActionOutcome {
+    let ok = |results: Vec<(&str, String)>| ActionOutcome {
+        results: results
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        failure: None,
+    };
+    match name {
+        "list-targets" => {
+            let rows: Vec<TargetRow<'_>> = jobs
+                .iter()
+                .flat_map(|job| {
+                    job.targets().map(move |(target, sc)| TargetRow {
+                        target,
+                        job: &job.job_name,
+                        app: &job.app,
+                        unit: sc.unit.as_deref(),
+                        labels: sc
+                            .labels()
+                            .iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                                )
+                            })
+                            .collect(),
+                    })
+                })
+                .collect();
+            let text = if rows.is_empty() {
+                "[]".to_owned()
+            } else {
+                serde_saphyr::to_string(&rows).unwrap_or_default()
+            };
+            ok(vec![("count", rows.len().to_string()), ("targets", text)])
+        }
+        "show-config" => {
+            let dropped = if rejections.is_empty() {
+                "none".to_owned()
+            } else {
+                rejections
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            ok(vec![
+                ("path", config.config_file.clone()),
+                ("config", parca_yaml.to_owned()),
+                ("dropped", dropped),
+            ])
+        }
+        "show-store" => {
+            let describe = |s: &StoreProvider, source: String| {
+                ok(vec![
+                    ("source", source),
+                    ("address", s.external_url.clone().unwrap_or_default()),
+                    ("insecure", s.insecure.wire_value()),
+                    (
+                        "token",
+                        if s.token.is_empty() {
+                            "(none)".into()
+                        } else {
+                            "<redacted>".into()
+                        },
+                    ),
+                ])
+            };
+            match store {
+                StoreSource::Relation {
+                    relation,
+                    app,
+                    store,
+                } => describe(store, format!("relation {relation} ({app})")),
+                StoreSource::Config { store } => describe(store, "config store-address".into()),
+                StoreSource::Waiting { relation, app } => ok(vec![(
+                    "source",
+                    format!("relation {relation} ({app}), no data yet"),
+                )]),
+                StoreSource::None => ok(vec![("source", "none".into())]),
+            }
+        }
+        other => ActionOutcome {
+            results: Vec::new(),
+            failure: Some(format!("unknown action {other:?}")),
+        },
+    }
+}
