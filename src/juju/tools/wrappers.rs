@@ -297,9 +297,12 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
+    /// One recorded call: tool, argv, stdin.
+    type Call = (String, Vec<String>, Option<String>);
+
     /// Records calls and answers from a script.
     struct Scripted {
-        calls: RefCell<Vec<(String, Vec<String>, Option<String>)>>,
+        calls: RefCell<Vec<Call>>,
         answer: fn(&str, &[String]) -> Result<String, ToolError>,
     }
 
