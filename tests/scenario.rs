@@ -63,3 +63,556 @@ fn deploy_alone_runs_setup_hooks_and_blocks_on_missing_store() {
     let _ = bag(&[]);
     let _ = config(json!({}));
 }
+
+/// The Python provider's exact databags, from vector `p_custom_job_labels_key_reorder`.
+fn python_provider_bags() -> (Databag, Databag) {
+    let vectors: Vec<Value> =
+        serde_json::from_str(include_str!("vectors/scrape_vectors.json")).unwrap();
+    let vector = vectors
+        .iter()
+        .find(|v| v["name"] == "p_custom_job_labels_key_reorder")
+        .unwrap();
+    let relation = &vector["output"]["relations"][0];
+    let to_bag = |v: &Value| -> Databag { serde_json::from_value(v.clone()).unwrap() };
+    (
+        to_bag(&relation["app_data"]),
+        to_bag(&relation["unit_data"]),
+    )
+}
+
+/// Databags our own provider writes for `app` with `jobs`.
+fn rust_provider_app_bag(app: &str, jobs: Value) -> Databag {
+    use parca_broker::interfaces::parca_scrape::ScrapeProvider;
+    use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
+    let provider = ScrapeProvider::new(jobs.as_array().unwrap()).unwrap();
+    provider.app_databag(&JujuTopology {
+        model: "cos".into(),
+        model_uuid: ModelUuid::parse("8d5d1f3b-3d4a-4c8e-9a52-6b1f2e7c9d10").unwrap(),
+        application: app.into(),
+        unit: format!("{app}/0"),
+        charm_name: format!("{app}-k8s"),
+    })
+}
+
+struct World {
+    model: Model,
+    zinc: u64,
+    prov: u64,
+    grafana: u64,
+    agents: [u64; 2],
+    upstream: u64,
+}
+
+/// The issue's model: three providers (one writing the Python provider's exact bytes), two
+/// agents, an upstream store, and the broker with `broker_units` units. 7 targets: zinc 3 units,
+/// prov 2 units, grafana 1 unit plus one fixed address.
+fn world(name: &str, broker_units: u32) -> World {
+    let mut m = model(name);
+    m.deploy_charm("parca-broker", broker_units, Map::new())
+        .unwrap();
+    for (app, units) in [
+        ("zinc", 3),
+        ("prov", 2),
+        ("grafana", 1),
+        ("agent-a", 2),
+        ("agent-b", 1),
+        ("parca", 1),
+    ] {
+        m.add_remote_app(app, units).unwrap();
+    }
+    let zinc = m
+        .relate(
+            "parca-broker",
+            "profiling-endpoint",
+            "zinc",
+            "profiling-endpoint",
+        )
+        .unwrap();
+    m.set_app_data(zinc, "zinc", rust_provider_app_bag("zinc", json!([
+        {"job_name": "zinc", "static_configs": [{"targets": ["*:4080"], "labels": {"team": "search"}}]}
+    ]))).unwrap();
+    for n in 0..3 {
+        let unit = format!("zinc/{n}");
+        let address = format!("zinc-{n}.zinc-endpoints.cos.svc.cluster.local");
+        m.set_unit_data(
+            zinc,
+            &unit,
+            bag(&[
+                ("parca_scrape_unit_address", &address),
+                ("parca_scrape_unit_name", &unit),
+            ]),
+        )
+        .unwrap();
+    }
+
+    let prov = m
+        .relate(
+            "parca-broker",
+            "profiling-endpoint",
+            "prov",
+            "profiling-endpoint",
+        )
+        .unwrap();
+    let (python_app, python_unit) = python_provider_bags();
+    m.set_app_data(prov, "prov", python_app).unwrap();
+    m.set_unit_data(prov, "prov/0", python_unit).unwrap();
+    m.set_unit_data(
+        prov,
+        "prov/1",
+        bag(&[
+            (
+                "parca_scrape_unit_address",
+                "prov-1.prov-endpoints.test-model.svc.cluster.local",
+            ),
+            ("parca_scrape_unit_name", "prov/1"),
+        ]),
+    )
+    .unwrap();
+
+    let grafana = m
+        .relate(
+            "parca-broker",
+            "profiling-endpoint",
+            "grafana",
+            "profiling-endpoint",
+        )
+        .unwrap();
+    m.set_app_data(grafana, "grafana", rust_provider_app_bag("grafana", json!([
+        {"job_name": "grafana", "scheme": "https", "tls_config": {"insecure_skip_verify": true},
+         "profiling_config": {"path_prefix": "/grafana"},
+         "static_configs": [{"targets": ["*:3000", "grafana.example.com:443"]}]}
+    ]))).unwrap();
+    m.set_unit_data(
+        grafana,
+        "grafana/0",
+        bag(&[
+            ("parca_scrape_unit_address", "fd00::30"),
+            ("parca_scrape_unit_name", "grafana/0"),
+        ]),
+    )
+    .unwrap();
+
+    let agents = [
+        m.relate(
+            "parca-broker",
+            "parca-store-endpoint",
+            "agent-a",
+            "parca-store-endpoint",
+        )
+        .unwrap(),
+        m.relate(
+            "parca-broker",
+            "parca-store-endpoint",
+            "agent-b",
+            "parca-store-endpoint",
+        )
+        .unwrap(),
+    ];
+    let upstream = m
+        .relate(
+            "parca-broker",
+            "external-parca-store-endpoint",
+            "parca",
+            "parca-store-endpoint",
+        )
+        .unwrap();
+    m.set_app_data(
+        upstream,
+        "parca",
+        bag(&[
+            (
+                "remote-store-address",
+                "parca-0.parca-endpoints.cos.svc.cluster.local:7993",
+            ),
+            ("remote-store-bearer-token", "s3cr3t"),
+            ("remote-store-insecure", "true"),
+        ]),
+    )
+    .unwrap();
+    World {
+        model: m,
+        zinc,
+        prov,
+        grafana,
+        agents,
+        upstream,
+    }
+}
+
+fn all_ok(m: &Model) {
+    for run in m.runs() {
+        assert_eq!(run.code, 0, "{} on {}: {}", run.hook, run.unit, run.stderr);
+    }
+}
+
+#[test]
+fn full_model_renders_relays_and_settles() {
+    let mut w = world("full", 1);
+    all_ok(&w.model);
+    let m = &mut w.model;
+    let status = m.status("parca-broker/0").unwrap();
+    assert_eq!(
+        (status.status.as_str(), status.message.as_str()),
+        ("active", "7 targets from 3 apps")
+    );
+
+    let parca_yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
+    insta::assert_snapshot!("full_model_parca_yaml", parca_yaml);
+
+    // Every databag the broker owns, and the agents' view of the store.
+    let mut bags = serde_json::Map::new();
+    for (name, id) in [("agent-a", w.agents[0]), ("agent-b", w.agents[1])] {
+        bags.insert(
+            format!("{name}: broker app bag"),
+            json!(m.app_bag(id, "parca-broker")),
+        );
+        bags.insert(
+            format!("{name}: broker unit bag"),
+            json!(m.unit_bag(id, "parca-broker/0")),
+        );
+    }
+    for (name, id) in [
+        ("zinc", w.zinc),
+        ("prov", w.prov),
+        ("grafana", w.grafana),
+        ("parca", w.upstream),
+    ] {
+        bags.insert(
+            format!("{name}: broker app bag"),
+            json!(m.app_bag(id, "parca-broker")),
+        );
+    }
+    insta::assert_snapshot!(
+        "full_model_databags",
+        serde_json::to_string_pretty(&bags).unwrap()
+    );
+
+    // Settled: two more update-status hooks write nothing at all.
+    m.update_status("parca-broker").unwrap();
+    let before = std::fs::metadata(m.unit_root("parca-broker/0").join("etc/parca/parca.yaml"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let runs = m.update_status("parca-broker").unwrap();
+    let calls: Vec<&Vec<String>> = runs[0].context.calls.iter().collect();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c[0] != "relation-set" && c[0] != "systemctl"),
+        "{calls:?}"
+    );
+    assert!(runs[0].context.pending_app.is_empty() && runs[0].context.pending_unit.is_empty());
+    let after = std::fs::metadata(m.unit_root("parca-broker/0").join("etc/parca/parca.yaml"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "parca.yaml not rewritten");
+    assert!(
+        runs[0]
+            .context
+            .logs
+            .iter()
+            .any(|l| l.message.ends_with("parca.yaml unchanged"))
+    );
+}
+
+#[test]
+fn agents_receive_the_upstream_store_and_follow_its_changes() {
+    let mut w = world("relay", 1);
+    let m = &mut w.model;
+    let expected = bag(&[
+        (
+            "remote-store-address",
+            "parca-0.parca-endpoints.cos.svc.cluster.local:7993",
+        ),
+        ("remote-store-bearer-token", "s3cr3t"),
+        ("remote-store-insecure", "true"),
+    ]);
+    for id in w.agents {
+        assert_eq!(m.app_bag(id, "parca-broker"), expected);
+    }
+    m.set_app_data(
+        w.upstream,
+        "parca",
+        bag(&[
+            ("remote-store-address", "https://parca.example.com/"),
+            ("remote-store-insecure", "false"),
+        ]),
+    )
+    .unwrap();
+    let relayed = m.app_bag(w.agents[0], "parca-broker");
+    assert_eq!(
+        relayed,
+        bag(&[
+            ("remote-store-address", "parca.example.com:443"),
+            ("remote-store-insecure", "false")
+        ])
+    );
+    let store = m
+        .run_action("parca-broker/0", "show-store", Map::new())
+        .unwrap();
+    assert_eq!(store.results["address"], "parca.example.com:443");
+    assert_eq!(store.results["token"], "(none)");
+    assert!(store.results["source"].starts_with("relation external-parca-store-endpoint:"));
+
+    // Without the upstream relation the agents' data is withdrawn and the unit asks for a store.
+    m.remove_relation(w.upstream).unwrap();
+    assert!(m.app_bag(w.agents[0], "parca-broker").is_empty());
+    assert_eq!(m.status("parca-broker/0").unwrap().status, "blocked");
+    // The config fallback takes over.
+    m.set_config(
+        "parca-broker",
+        config(json!({"store-address": "grpc.polarsignals.com:443", "store-token": "tok"})),
+    )
+    .unwrap();
+    assert_eq!(
+        m.app_bag(w.agents[1], "parca-broker"),
+        bag(&[
+            ("remote-store-address", "grpc.polarsignals.com:443"),
+            ("remote-store-bearer-token", "tok"),
+            ("remote-store-insecure", "false")
+        ])
+    );
+    all_ok(m);
+}
+
+#[test]
+fn removing_a_unit_or_a_relation_removes_its_targets() {
+    let mut w = world("removal", 1);
+    let m = &mut w.model;
+    m.remove_unit("zinc/2").unwrap();
+    let yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
+    assert!(yaml.contains("zinc-1.zinc-endpoints") && !yaml.contains("zinc-2.zinc-endpoints"));
+    assert_eq!(
+        m.status("parca-broker/0").unwrap().message,
+        "6 targets from 3 apps"
+    );
+    m.remove_relation(w.zinc).unwrap();
+    let yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
+    assert!(!yaml.contains("zinc"), "{yaml}");
+    assert_eq!(
+        m.status("parca-broker/0").unwrap().message,
+        "4 targets from 2 apps"
+    );
+    all_ok(m);
+}
+
+#[test]
+fn an_invalid_provider_is_named_in_status_and_others_keep_working() {
+    let mut w = world("invalid", 1);
+    let m = &mut w.model;
+    m.add_remote_app("legacy", 1).unwrap();
+    let bad = m
+        .relate(
+            "parca-broker",
+            "profiling-endpoint",
+            "legacy",
+            "profiling-endpoint",
+        )
+        .unwrap();
+    m.set_app_data(
+        bad,
+        "legacy",
+        bag(&[("scrape_jobs", "not json"), ("scrape_metadata", "{}")]),
+    )
+    .unwrap();
+    all_ok(m);
+    let status = m.status("parca-broker/0").unwrap();
+    assert_eq!(status.status, "blocked");
+    assert!(
+        status.message.starts_with(&format!(
+            "profiling-endpoint:{bad} (app legacy): scrape_jobs: invalid JSON"
+        )),
+        "{}",
+        status.message
+    );
+    assert!(
+        status.message.ends_with("; 7 targets from 3 apps"),
+        "{}",
+        status.message
+    );
+    let yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
+    assert!(yaml.contains("zinc-0.zinc-endpoints") && !yaml.contains("legacy"));
+    let shown = m
+        .run_action("parca-broker/0", "show-config", Map::new())
+        .unwrap();
+    assert!(shown.results["dropped"].contains("(app legacy)"));
+    assert_eq!(shown.results["config"], yaml);
+}
+
+#[test]
+fn a_failing_hook_discards_its_writes() {
+    let mut w = world("failing", 1);
+    let m = &mut w.model;
+    m.inject_fault(
+        "parca-broker/0",
+        "status-set",
+        1,
+        "connection to the controller lost",
+    );
+    m.set_app_data(
+        w.upstream,
+        "parca",
+        bag(&[
+            ("remote-store-address", "new-store:7993"),
+            ("remote-store-insecure", "false"),
+        ]),
+    )
+    .unwrap();
+    let failed = m.runs().last().unwrap().clone();
+    assert_eq!(failed.code, 1);
+    assert!(
+        failed.stderr.contains("connection to the controller lost"),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        !failed.context.pending_app.is_empty(),
+        "the hook did try to write"
+    );
+    assert_eq!(
+        m.app_bag(w.agents[0], "parca-broker")["remote-store-address"],
+        "parca-0.parca-endpoints.cos.svc.cluster.local:7993",
+        "the failed hook's writes were discarded"
+    );
+    m.clear_faults();
+    m.update_status("parca-broker").unwrap();
+    assert_eq!(
+        m.app_bag(w.agents[0], "parca-broker")["remote-store-address"],
+        "new-store:7993"
+    );
+}
+
+#[test]
+fn only_the_leader_writes_app_data_and_a_new_leader_takes_over() {
+    let mut w = world("leader", 2);
+    all_ok(&w.model);
+    let m = &mut w.model;
+    let app_writes_by = |m: &Model, unit: &str| {
+        m.runs()
+            .iter()
+            .filter(|r| r.unit == unit)
+            .flat_map(|r| r.context.calls.iter())
+            .filter(|c| c[0] == "relation-set" && c.iter().any(|a| a == "--app"))
+            .count()
+    };
+    assert!(app_writes_by(m, "parca-broker/0") > 0);
+    assert_eq!(
+        app_writes_by(m, "parca-broker/1"),
+        0,
+        "a non-leader never writes app data"
+    );
+    m.set_leader("parca-broker/1").unwrap();
+    m.set_app_data(
+        w.upstream,
+        "parca",
+        bag(&[
+            ("remote-store-address", "next:7993"),
+            ("remote-store-insecure", "false"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        m.app_bag(w.agents[0], "parca-broker")["remote-store-address"],
+        "next:7993"
+    );
+    let old_leader_runs = m
+        .runs()
+        .iter()
+        .rev()
+        .take(2)
+        .find(|r| r.unit == "parca-broker/0")
+        .unwrap();
+    assert!(
+        old_leader_runs.context.pending_app.is_empty(),
+        "the old leader no longer writes app data"
+    );
+    all_ok(m);
+}
+
+#[test]
+fn actions_list_targets_with_units_and_labels() {
+    let mut w = world("actions", 1);
+    let m = &mut w.model;
+    let run = m
+        .run_action("parca-broker/0", "list-targets", Map::new())
+        .unwrap();
+    assert_eq!(run.code, 0);
+    assert_eq!(run.results["count"], "7");
+    let targets = &run.results["targets"];
+    assert!(targets.contains("target: \"[fd00::30]:3000\""), "{targets}");
+    assert!(targets.contains("unit: zinc/2"), "{targets}");
+    assert!(targets.contains("some-key: some-value"), "{targets}");
+    let unknown = m
+        .run_action("parca-broker/0", "no-such-action", Map::new())
+        .unwrap();
+    assert_eq!(
+        unknown.failed.as_deref(),
+        Some("unknown action \"no-such-action\"")
+    );
+}
+
+#[test]
+fn self_profiling_publishes_our_pprof_job_and_warns_on_loopback() {
+    let mut m = model("selfprof");
+    m.deploy_charm(
+        "parca-broker",
+        1,
+        config(json!({"store-address": "store:7993"})),
+    )
+    .unwrap();
+    m.add_remote_app("parca-k8s", 1).unwrap();
+    let id = m
+        .relate(
+            "parca-broker",
+            "self-profiling-endpoint",
+            "parca-k8s",
+            "profiling-endpoint",
+        )
+        .unwrap();
+    let status = m.status("parca-broker/0").unwrap();
+    assert_eq!(status.status, "blocked");
+    assert!(
+        status
+            .message
+            .contains("listen-address 127.0.0.1:7075 is loopback"),
+        "{}",
+        status.message
+    );
+    m.set_config(
+        "parca-broker",
+        config(json!({"listen-address": "0.0.0.0:7075"})),
+    )
+    .unwrap();
+    assert_eq!(m.status("parca-broker/0").unwrap().status, "active");
+    let app = m.app_bag(id, "parca-broker");
+    assert_eq!(
+        app["scrape_jobs"],
+        r#"[{"static_configs": [{"targets": ["*:7075"]}], "job_name": "parca-broker"}]"#
+    );
+    assert!(app["scrape_metadata"].starts_with(r#"{"model": "cos", "model_uuid": "8d5d1f3b-"#));
+    let unit = m.unit_bag(id, "parca-broker/0");
+    assert_eq!(
+        unit["parca_scrape_unit_address"], "10.0.0.11",
+        "the binding's ingress address"
+    );
+    assert_eq!(unit["parca_scrape_unit_name"], "parca-broker/0");
+    // The listen address is part of the service unit: config-changed restarts the service.
+    let calls = &m.unit("parca-broker/0").unwrap().systemctl;
+    assert_eq!(
+        calls[calls.len() - 3..],
+        [
+            vec!["daemon-reload".to_owned()],
+            vec!["enable".into(), "parca-broker.service".into()],
+            vec!["restart".into(), "parca-broker.service".into()]
+        ]
+    );
+    let unit_file = m
+        .file("parca-broker/0", "/etc/systemd/system/parca-broker.service")
+        .unwrap();
+    assert!(
+        unit_file.contains("serve --listen 0.0.0.0:7075"),
+        "{unit_file}"
+    );
+    all_ok(&m);
+}

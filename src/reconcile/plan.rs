@@ -523,9 +523,13 @@ fn action_outcome(
         }
         "show-store" => {
             let describe = |s: &StoreProvider, source: String| {
+                // The address as published to agents (a URL normalised to host:port, F9).
+                let address = s
+                    .address(None, "", FixSet::ALL)
+                    .unwrap_or_else(|_| s.external_url.clone().unwrap_or_default());
                 ok(vec![
                     ("source", source),
-                    ("address", s.external_url.clone().unwrap_or_default()),
+                    ("address", address),
                     ("insecure", s.insecure.wire_value()),
                     (
                         "token",
