@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds parca-broker.charm: a zip Juju accepts, with the release binary as `dispatch` (0755).
+# Usage: charm/build.sh [OUTPUT]   (default: ./parca-broker.charm)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-parca-broker.charm}"
+
+cargo build --release --locked --bin parca-broker
+binary=target/release/parca-broker
+
+# The charm runs on Ubuntu 22.04 (glibc 2.35) and 24.04 (2.39): refuse a binary that needs more.
+max_allowed="2.35"
+needed=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
+if [ "$(printf '%s\n%s\n' "$needed" "$max_allowed" | sort -V | tail -n 1)" != "$max_allowed" ]; then
+    echo "charm/build.sh: $binary needs GLIBC_$needed, newer than Ubuntu 22.04's $max_allowed" >&2
+    exit 1
+fi
+echo "charm/build.sh: highest GLIBC symbol version needed: $needed (Ubuntu 22.04 has $max_allowed)"
+
+python3 - "$out" "$binary" <<'PY'
+import sys, zipfile
+out, binary = sys.argv[1], sys.argv[2]
+files = [
+    ("metadata.yaml", "metadata.yaml", 0o644),
+    ("charm/manifest.yaml", "manifest.yaml", 0o644),
+    ("charm/config.yaml", "config.yaml", 0o644),
+    ("charm/actions.yaml", "actions.yaml", 0o644),
+    ("README.md", "README.md", 0o644),
+    (binary, "dispatch", 0o755),
+]
+with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+    for source, name, mode in files:
+        info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+        info.create_system = 3  # Unix: Juju extracts files with exactly these mode bits
+        info.external_attr = (0o100000 | mode) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with open(source, "rb") as f:
+            z.writestr(info, f.read())
+
+# Check what Juju will read.
+with zipfile.ZipFile(out) as z:
+    names = z.namelist()
+    for required in ("metadata.yaml", "manifest.yaml", "dispatch"):
+        assert required in names, f"{required} missing from {out}"
+    assert all(not n.startswith("/") and ".." not in n.split("/") for n in names)
+    mode = (z.getinfo("dispatch").external_attr >> 16) & 0o777
+    assert mode == 0o755, f"dispatch mode is {mode:o}"
+    manifest = z.read("manifest.yaml").decode()
+    assert "channel: '22.04'" in manifest and "channel: '24.04'" in manifest
+print(f"charm/build.sh: wrote {out} ({', '.join(names)})")
+PY
