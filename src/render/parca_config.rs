@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 pub struct ParcaConfig {
     /// Required in every mode, even scraper-only.
     pub object_storage: ObjectStorage,
-    /// The jobs.
-    #[serde(default)]
+    /// The jobs. A null item loads in Parca but crashes it; it is kept here to be reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scrape_configs: Vec<ScrapeConfig>,
 }
 
@@ -77,11 +77,12 @@ pub enum PlainValue {
     Map(BTreeMap<String, PlainValue>),
 }
 
-/// One `scrape_configs` entry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One `scrape_configs` entry: every key of parca.md A.3 and A.5, nothing else.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
-    /// Unique job name.
+    /// Unique job name (Parca: `job_name is empty` when missing).
+    #[serde(default)]
     pub job_name: String,
     /// Query parameters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,21 +96,356 @@ pub struct ScrapeConfig {
     /// `http` or `https`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<String>,
+    /// Samples are already address-normalised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized_addresses: Option<bool>,
     /// Which profiles to scrape.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profiling_config: Option<ProfilingConfig>,
-    /// TLS client settings.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls_config: Option<TlsConfig>,
-    /// Relabel rules.
+    /// Relabel rules (a null item is an error in Parca, kept to be reported).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub relabel_configs: Vec<RelabelRule>,
-    /// Fixed targets.
+    pub relabel_configs: Vec<Option<RelabelRule>>,
+    /// Fixed targets (a null item is an error in Parca, kept to be reported).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub static_configs: Vec<StaticConfig>,
+    pub static_configs: Vec<Option<StaticConfig>>,
     /// Targets discovered over HTTP (the broker's `/sd/v1/<job>`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub http_sd_configs: Vec<HttpSdConfig>,
+    /// Kubernetes discovery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+    /// File discovery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_sd_configs: Vec<FileSdConfig>,
+    /// DNS discovery.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_sd_configs: Vec<DnsSdConfig>,
+    /// The other Prometheus discovery mechanisms Parca registers, kept as free-form objects.
+    #[serde(flatten)]
+    pub other_sd_configs: OtherSdConfigs,
+    /// HTTP client settings (inlined, Parca's defaults: no redirects, no HTTP/2).
+    #[serde(flatten)]
+    pub http_client: HttpClientConfig,
+}
+
+/// The HTTP client block of prometheus/common, inlined into a scrape config (parca.md A.5).
+/// `*_ref` fields are left out on purpose: Parca has no secret manager and silently scrapes
+/// without authentication when they are used.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct HttpClientConfig {
+    /// Basic authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<BasicAuth>,
+    /// `Authorization` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    /// OAuth 2.0 client credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<OAuth2>,
+    /// Bearer token (prefer `authorization`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token: Option<String>,
+    /// Bearer token file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bearer_token_file: Option<String>,
+    /// TLS client settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_config: Option<TlsConfig>,
+    /// Follow redirects (Parca's default: false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<bool>,
+    /// Use HTTP/2 (Parca's default: false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_http2: Option<bool>,
+    /// Proxy URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_url: Option<String>,
+    /// Hosts not proxied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_proxy: Option<String>,
+    /// Take the proxy from the environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_from_environment: Option<bool>,
+    /// Headers for proxy CONNECT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_connect_header: Option<BTreeMap<String, Vec<String>>>,
+    /// Extra request headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_headers: Option<BTreeMap<String, HttpHeader>>,
+}
+
+/// `basic_auth`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    /// User name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// User name file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username_file: Option<String>,
+    /// Password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Password file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<String>,
+}
+
+/// `authorization`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorization {
+    /// Scheme, default `Bearer`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<String>,
+    /// Credentials file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_file: Option<String>,
+}
+
+/// `oauth2`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    /// Client id (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Client secret file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<String>,
+    /// Scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Token URL (required).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// Extra token request parameters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_params: Option<BTreeMap<String, String>>,
+    /// `client_credentials` or the JWT bearer grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
+}
+
+/// One `http_headers` entry.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpHeader {
+    /// Plain values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    /// Secret values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<String>>,
+    /// Values read from files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<Vec<String>>,
+}
+
+/// `kubernetes_sd_configs` entry.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSdConfig {
+    /// pod, service, endpoints, endpointslice, node, ingress.
+    #[serde(default)]
+    pub role: String,
+    /// API server URL (default: in-cluster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_server: Option<String>,
+    /// kubeconfig file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_file: Option<String>,
+    /// Namespaces to watch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<KubernetesNamespaces>,
+    /// Label / field selectors per role.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<KubernetesSelector>,
+    /// Extra metadata (e.g. `{node: true}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_metadata: Option<BTreeMap<String, bool>>,
+    /// HTTP client settings for the API server.
+    #[serde(flatten)]
+    pub http_client: HttpClientConfig,
+}
+
+/// `namespaces` of a Kubernetes SD config.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesNamespaces {
+    /// Names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Watch the pod's own namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_namespace: Option<bool>,
+}
+
+/// A Kubernetes selector.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSelector {
+    /// Role it applies to.
+    #[serde(default)]
+    pub role: String,
+    /// Label selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Field selector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// `file_sd_configs` entry.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSdConfig {
+    /// File patterns (`*.json`, `*.yml`, `*.yaml`).
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Re-read interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<String>,
+}
+
+/// `dns_sd_configs` entry.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSdConfig {
+    /// Names to resolve.
+    #[serde(default)]
+    pub names: Vec<String>,
+    /// SRV (default), A, AAAA, MX, NS.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Port (required except for SRV).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Re-resolve interval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<String>,
+}
+
+impl OtherSdConfigs {
+    /// The mechanisms that are set, by key name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Vec<BTreeMap<String, PlainValue>>)> {
+        [
+            ("azure_sd_configs", &self.azure_sd_configs),
+            ("consul_sd_configs", &self.consul_sd_configs),
+            ("digitalocean_sd_configs", &self.digitalocean_sd_configs),
+            ("docker_sd_configs", &self.docker_sd_configs),
+            ("dockerswarm_sd_configs", &self.dockerswarm_sd_configs),
+            ("ec2_sd_configs", &self.ec2_sd_configs),
+            ("eureka_sd_configs", &self.eureka_sd_configs),
+            ("gce_sd_configs", &self.gce_sd_configs),
+            ("hetzner_sd_configs", &self.hetzner_sd_configs),
+            ("ionos_sd_configs", &self.ionos_sd_configs),
+            ("kuma_sd_configs", &self.kuma_sd_configs),
+            ("lightsail_sd_configs", &self.lightsail_sd_configs),
+            ("linode_sd_configs", &self.linode_sd_configs),
+            ("marathon_sd_configs", &self.marathon_sd_configs),
+            ("nerve_sd_configs", &self.nerve_sd_configs),
+            ("nomad_sd_configs", &self.nomad_sd_configs),
+            ("openstack_sd_configs", &self.openstack_sd_configs),
+            ("ovhcloud_sd_configs", &self.ovhcloud_sd_configs),
+            ("puppetdb_sd_configs", &self.puppetdb_sd_configs),
+            ("scaleway_sd_configs", &self.scaleway_sd_configs),
+            ("serverset_sd_configs", &self.serverset_sd_configs),
+            ("stackit_sd_configs", &self.stackit_sd_configs),
+            ("triton_sd_configs", &self.triton_sd_configs),
+            ("uyuni_sd_configs", &self.uyuni_sd_configs),
+            ("vultr_sd_configs", &self.vultr_sd_configs),
+        ]
+        .into_iter()
+        .filter_map(|(name, list)| list.as_ref().map(|l| (name, l)))
+    }
+}
+
+/// The other discovery mechanisms: lists of free-form objects (checked only to be non-empty).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OtherSdConfigs {
+    /// Azure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azure_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Consul.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consul_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// DigitalOcean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digitalocean_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Docker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Docker Swarm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerswarm_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// EC2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Eureka.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eureka_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// GCE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gce_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Hetzner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hetzner_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// IONOS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ionos_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Kuma.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kuma_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Lightsail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lightsail_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Linode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linode_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Marathon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marathon_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Nerve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nerve_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Nomad.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nomad_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// OpenStack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openstack_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// OVHcloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ovhcloud_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// PuppetDB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub puppetdb_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Scaleway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaleway_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Serverset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serverset_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// STACKIT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stackit_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Triton.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triton_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Uyuni.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uyuni_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
+    /// Vultr.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vultr_sd_configs: Option<Vec<BTreeMap<String, PlainValue>>>,
 }
 
 /// `profiling_config`.
@@ -119,9 +455,9 @@ pub struct ProfilingConfig {
     /// Prepended to every profile path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_prefix: Option<String>,
-    /// Profile name → settings.
+    /// Profile name → settings (a null entry crashes Parca; kept to be reported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pprof_config: Option<BTreeMap<String, PprofProfile>>,
+    pub pprof_config: Option<BTreeMap<String, Option<PprofProfile>>>,
 }
 
 /// One `pprof_config` entry.
@@ -137,9 +473,9 @@ pub struct PprofProfile {
     /// Ask for `seconds=<N>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delta: Option<bool>,
-    /// N for delta profiles.
+    /// N for delta profiles (Parca truncates floats).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seconds: Option<i64>,
+    pub seconds: Option<PlainValue>,
     /// Sample types to keep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_sample_type: Option<Vec<SampleType>>,
@@ -194,12 +530,12 @@ pub struct TlsConfig {
 }
 
 /// A relabel rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RelabelRule {
-    /// Labels joined.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub source_labels: Vec<String>,
+    /// Labels joined (an explicit empty list matters for labeldrop/labelkeep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_labels: Option<Vec<String>>,
     /// Joiner (default `;`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub separator: Option<String>,
@@ -212,6 +548,9 @@ pub struct RelabelRule {
     /// Replacement (default `$1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replacement: Option<String>,
+    /// For hashmod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modulus: Option<u64>,
     /// Action (default `replace`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
@@ -220,11 +559,12 @@ pub struct RelabelRule {
 impl From<RelabelConfig> for RelabelRule {
     fn from(rule: RelabelConfig) -> Self {
         RelabelRule {
-            source_labels: rule.source_labels.iter().map(|s| (*s).to_owned()).collect(),
+            source_labels: Some(rule.source_labels.iter().map(|s| (*s).to_owned()).collect()),
             separator: Some(rule.separator.to_owned()),
             regex: Some(rule.regex.to_owned()),
             target_label: Some(rule.target_label.to_owned()),
             replacement: None,
+            modulus: None,
             action: None,
         }
     }
@@ -242,14 +582,16 @@ pub struct StaticConfig {
 }
 
 /// An `http_sd_configs` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HttpSdConfig {
     /// The discovery URL (http or https).
     pub url: String,
     /// How often to refresh (default 60s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_interval: Option<String>,
+    /// HTTP client settings for the discovery request.
+    #[serde(flatten)]
+    pub http_client: HttpClientConfig,
 }
 
 /// The rendered file and what was left out of it.
@@ -331,30 +673,34 @@ fn scrape_config(job: &ScrapeJob) -> Result<ScrapeConfig, String> {
     let static_configs = job
         .static_configs
         .iter()
-        .map(|sc| StaticConfig {
-            targets: sc.targets.clone(),
-            labels: sc
-                .labels()
-                .iter()
-                .map(|(k, v)| (k.clone(), label_text(v)))
-                .collect(),
+        .map(|sc| {
+            Some(StaticConfig {
+                targets: sc.targets.clone(),
+                labels: sc
+                    .labels()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), label_text(v)))
+                    .collect(),
+            })
         })
         .collect();
     Ok(ScrapeConfig {
         job_name: job.job_name.clone(),
-        params: None,
         scrape_interval: text("scrape_interval")?,
         scrape_timeout: text("scrape_timeout")?,
         scheme: text("scheme")?,
         profiling_config,
-        tls_config,
         relabel_configs: job
             .relabel_configs
             .iter()
-            .map(|r| RelabelRule::from(*r))
+            .map(|r| Some(RelabelRule::from(*r)))
             .collect(),
         static_configs,
-        http_sd_configs: Vec::new(),
+        http_client: HttpClientConfig {
+            tls_config,
+            ..Default::default()
+        },
+        ..Default::default()
     })
 }
 
