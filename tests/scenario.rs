@@ -308,11 +308,11 @@ fn full_model_renders_relays_and_settles() {
         .unwrap();
     assert_eq!(before, after, "parca.yaml not rewritten");
     assert!(
-        runs[0]
-            .context
-            .logs
-            .iter()
-            .any(|l| l.message.ends_with("parca.yaml unchanged"))
+        runs[0].context.logs.iter().any(|l| l
+            .message
+            .ends_with("0 relation writes, 0 files written, parca.yaml unchanged")),
+        "{:?}",
+        runs[0].context.logs
     );
 }
 
@@ -615,4 +615,114 @@ fn self_profiling_publishes_our_pprof_job_and_warns_on_loopback() {
         "{unit_file}"
     );
     all_ok(&m);
+}
+
+#[test]
+fn a_prometheus_style_job_is_dropped_with_parcas_reason_and_the_rest_is_written() {
+    let mut w = world("parca-rule", 1);
+    let m = &mut w.model;
+    m.add_remote_app("promstyle", 1).unwrap();
+    let id = m
+        .relate(
+            "parca-broker",
+            "profiling-endpoint",
+            "promstyle",
+            "profiling-endpoint",
+        )
+        .unwrap();
+    m.set_app_data(id, "promstyle", rust_provider_app_bag("promstyle", json!([
+        {"job_name": "habit", "scrape_interval": "15s", "scrape_timeout": "10s", "static_configs": [{"targets": ["*:6060"]}]}
+    ]))).unwrap();
+    let status = m.status("parca-broker/0").unwrap();
+    assert_eq!(status.status, "blocked");
+    assert!(
+        status.message.contains(
+            "scrape timeout must be greater than the interval: cos_8d5d1f3b_promstyle_habit"
+        ),
+        "{}",
+        status.message
+    );
+    let yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
+    assert!(!yaml.contains("promstyle") && yaml.contains("zinc-0.zinc-endpoints"));
+    let checked = parca_broker::render::validate::check_yaml(&yaml);
+    assert!(checked.is_ok(), "{checked:?}");
+    all_ok(m);
+}
+
+#[test]
+fn base_config_jobs_are_kept_and_http_sd_mode_survives_unit_churn() {
+    let mut w = world("base-sd", 1);
+    let m = &mut w.model;
+    let base = "object_storage:\n  bucket:\n    type: S3\n    config: {bucket: parca, endpoint: 's3:9000'}\nscrape_configs:\n- job_name: cos_8d5d1f3b_zinc_zinc\n  static_configs:\n  - targets: ['legacy:6060']\n";
+    let base_path = m
+        .unit_root("parca-broker/0")
+        .join("etc/parca-broker/base.yaml");
+    std::fs::create_dir_all(base_path.parent().unwrap()).unwrap();
+    std::fs::write(&base_path, base).unwrap();
+    m.set_config(
+        "parca-broker",
+        config(json!({
+            "base-config-file": "/etc/parca-broker/base.yaml",
+            "target-discovery": "http-sd",
+            "listen-address": "0.0.0.0:7075",
+        })),
+    )
+    .unwrap();
+    all_ok(m);
+    let yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
+    let status = m.status("parca-broker/0").unwrap();
+    assert!(
+        yaml.contains("type: S3") && yaml.contains("legacy:6060"),
+        "{status:?}\n{yaml}"
+    );
+    // The base job keeps its name; the relation job with the same name is renamed.
+    assert!(
+        yaml.contains("- job_name: cos_8d5d1f3b_zinc_zinc\n"),
+        "{yaml}"
+    );
+    assert!(
+        yaml.contains("url: http://10.0.0.11:7075/sd/v1/cos_8d5d1f3b_zinc_zinc_"),
+        "{yaml}"
+    );
+    assert!(
+        !yaml.contains("zinc-0.zinc-endpoints"),
+        "targets are served, not written"
+    );
+    let before = yaml.clone();
+    m.remove_unit("zinc/1").unwrap();
+    assert_eq!(
+        m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap(),
+        before,
+        "unit churn does not rewrite parca.yaml"
+    );
+}
+
+#[test]
+fn store_flags_and_token_file_are_written_for_parca_and_the_agent() {
+    let mut w = world("flags", 1);
+    let m = &mut w.model;
+    let scraper = m
+        .file("parca-broker/0", "/etc/parca-broker/parca-scraper.args")
+        .unwrap();
+    let agent = m
+        .file("parca-broker/0", "/etc/parca-broker/parca-agent.args")
+        .unwrap();
+    insta::assert_snapshot!(
+        "store_flags",
+        format!("# parca-scraper.args\n{scraper}# parca-agent.args\n{agent}")
+    );
+    assert_eq!(
+        m.file("parca-broker/0", "/etc/parca-broker/store-token")
+            .unwrap(),
+        "s3cr3t"
+    );
+    let token = m
+        .unit_root("parca-broker/0")
+        .join("etc/parca-broker/store-token");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(token).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(!scraper.contains("s3cr3t") && !agent.contains("s3cr3t"));
 }

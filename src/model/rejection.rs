@@ -58,6 +58,8 @@ pub enum RejectionKind {
     DuplicateUnit,
     /// Any other value of the wrong shape.
     WrongType,
+    /// Parca would reject the job (F8): the reason is Parca's.
+    ParcaRule,
 }
 
 impl RejectionKind {
@@ -75,6 +77,7 @@ impl RejectionKind {
             RejectionKind::MissingMetadata => "missing_metadata",
             RejectionKind::DuplicateUnit => "duplicate_unit",
             RejectionKind::WrongType => "wrong_type",
+            RejectionKind::ParcaRule => "parca_rule",
         }
     }
 
@@ -89,7 +92,8 @@ impl RejectionKind {
             RejectionKind::BadTarget => Some("ValueError"),
             RejectionKind::BadAddress
             | RejectionKind::MissingMetadata
-            | RejectionKind::DuplicateUnit => None,
+            | RejectionKind::DuplicateUnit
+            | RejectionKind::ParcaRule => None,
         }
     }
 }

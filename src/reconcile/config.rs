@@ -18,14 +18,27 @@ pub struct CharmConfig {
     pub store_token: String,
     /// Connect to that store without TLS.
     pub store_insecure: bool,
-    /// parca.yaml's object storage.
-    pub object_storage: ObjectStorage,
+    /// parca.yaml's object storage from the `object-storage` option (wins over the base file).
+    pub object_storage: Option<ObjectStorage>,
+    /// A parca.yaml whose object storage and static jobs are kept (empty: none).
+    pub base_config_file: String,
+    /// How relation jobs list targets in parca.yaml.
+    pub discovery: TargetDiscovery,
     /// Absolute path of parca.yaml.
     pub config_file: String,
     /// The service's `host:port`.
     pub listen_address: String,
     /// Address published for this unit (self-profiling); empty: from the network binding.
     pub unit_address: String,
+}
+
+/// `target-discovery`: targets written into parca.yaml, or served by the broker over http_sd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetDiscovery {
+    /// `static`
+    Static,
+    /// `http-sd`
+    HttpSd,
 }
 
 /// A config option with a value we cannot use.
@@ -64,6 +77,18 @@ impl CharmConfig {
         let config_file = text("config-file", DEFAULT_CONFIG_FILE);
         let listen_address = text("listen-address", DEFAULT_LISTEN_ADDRESS);
         let unit_address = text("unit-address", "");
+        let base_config_file = text("base-config-file", "");
+        let discovery = match text("target-discovery", "static").as_str() {
+            "static" => TargetDiscovery::Static,
+            "http-sd" => TargetDiscovery::HttpSd,
+            other => {
+                problems.push(ConfigProblem {
+                    option: "target-discovery",
+                    reason: format!("{other:?} is not static or http-sd"),
+                });
+                TargetDiscovery::Static
+            }
+        };
         let store_insecure = match raw.get("store-insecure") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
@@ -76,18 +101,27 @@ impl CharmConfig {
             }
         };
         let object_storage = if object_storage_text.is_empty() {
-            ObjectStorage::default()
+            None
         } else {
             match serde_saphyr::from_str::<ObjectStorage>(&object_storage_text) {
-                Ok(storage) => storage,
+                Ok(storage) => Some(storage),
                 Err(err) => {
                     problems.push(ConfigProblem {
                         option: "object-storage",
                         reason: format!("not a Parca object_storage block ({err})"),
                     });
-                    ObjectStorage::default()
+                    None
                 }
             }
+        };
+        let base_config_file = if base_config_file.is_empty() || base_config_file.starts_with('/') {
+            base_config_file
+        } else {
+            problems.push(ConfigProblem {
+                option: "base-config-file",
+                reason: format!("{base_config_file:?} must be an absolute path"),
+            });
+            String::new()
         };
         let config_file =
             if config_file.starts_with('/') && !config_file.split('/').any(|c| c == "..") {
@@ -115,6 +149,8 @@ impl CharmConfig {
                 store_token,
                 store_insecure,
                 object_storage,
+                base_config_file,
+                discovery,
                 config_file,
                 listen_address,
                 unit_address,
@@ -154,7 +190,8 @@ mod tests {
         assert_eq!(config.config_file, DEFAULT_CONFIG_FILE);
         assert_eq!(config.listen_port(), 7075);
         assert!(config.listens_on_loopback());
-        assert_eq!(config.object_storage, ObjectStorage::default());
+        assert_eq!(config.object_storage, None);
+        assert_eq!(config.discovery, TargetDiscovery::Static);
     }
 
     #[test]
@@ -180,6 +217,6 @@ mod tests {
             "object-storage": r#"{"bucket": {"type": "S3", "config": {"bucket": "p", "endpoint": "s3:9000", "insecure": true}}}"#,
         }));
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(config.object_storage.bucket.kind, "S3");
+        assert_eq!(config.object_storage.unwrap().bucket.kind, "S3");
     }
 }

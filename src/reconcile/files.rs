@@ -10,6 +10,12 @@ use std::path::{Path, PathBuf};
 
 /// Where the service unit lives (machines).
 pub const SYSTEMD_UNIT: &str = "/etc/systemd/system/parca-broker.service";
+/// Flags for a Parca server scraping for the upstream store (one per line).
+pub const SCRAPER_ARGS: &str = "/etc/parca-broker/parca-scraper.args";
+/// Flags for a parca-agent pushing to the upstream store (one per line).
+pub const AGENT_ARGS: &str = "/etc/parca-broker/parca-agent.args";
+/// The upstream store's bearer token (mode 0600), referenced by the flags, never on argv.
+pub const STORE_TOKEN: &str = "/etc/parca-broker/store-token";
 /// Where the service reads the broker's state.
 pub const STATE_FILE: &str = "/var/lib/parca-broker/state.json";
 

@@ -137,12 +137,10 @@ pub fn observe(
     let agents = local(AGENTS)?;
     let self_profiling = local(SELF_PROFILING)?;
 
-    let network_address = if self_profiling.is_empty() {
-        None
-    } else {
-        let info = tools.network_get(SELF_PROFILING, None)?;
-        info.ingress_address.or(info.bind_address)
-    };
+    // Our address on the network (for self-profiling and http_sd URLs); the binding exists
+    // whether or not the endpoint is related.
+    let info = tools.network_get(SELF_PROFILING, None)?;
+    let network_address = info.ingress_address.or(info.bind_address);
     let action_params = match &ctx.dispatch {
         Dispatch::Action(_) => Some(tools.action_get()?),
         Dispatch::Hook(_) => None,
@@ -151,8 +149,13 @@ pub fn observe(
     let files = [
         charm_config.config_file.clone(),
         files::SYSTEMD_UNIT.to_owned(),
+        charm_config.base_config_file.clone(),
+        files::SCRAPER_ARGS.to_owned(),
+        files::AGENT_ARGS.to_owned(),
+        files::STORE_TOKEN.to_owned(),
     ]
     .into_iter()
+    .filter(|path| !path.is_empty())
     .map(|path| {
         let content = files::read(root, &path);
         (path, content)

@@ -1,8 +1,8 @@
 //! Plan: `Observed` → [`Plan`], pure. Decides every write, the service commands, the status and
 //! the action result; apply only carries them out. Nothing here touches Juju or the disk.
 
-use super::config::{CharmConfig, ConfigProblem};
-use super::files::{STATE_FILE, SYSTEMD_UNIT};
+use super::config::{CharmConfig, ConfigProblem, TargetDiscovery};
+use super::files::{AGENT_ARGS, SCRAPER_ARGS, STATE_FILE, STORE_TOKEN, SYSTEMD_UNIT};
 use super::observe::{LocalRelation, Observed};
 use crate::fixes::FixSet;
 use crate::interfaces::parca_scrape::{
@@ -13,7 +13,9 @@ use crate::interfaces::topology::{JujuTopology, ModelUuid};
 use crate::juju::tools::{LogLevel, StatusKind};
 use crate::juju::{Dispatch, Event};
 use crate::model::{Databag, Rejection, RelationId};
-use crate::render::render_config;
+use crate::render::flags::{agent_flags, parca_scraper_flags};
+use crate::render::validate::check_yaml;
+use crate::render::{Discovery, ObjectStorage, ParcaConfig, render_config};
 use serde::Serialize;
 use serde_json::json;
 
@@ -113,9 +115,27 @@ pub fn plan(observed: &Observed) -> Plan {
         .map(ConfigProblem::to_string)
         .collect();
 
-    // Scrape jobs → parca.yaml.
+    // Our address: published for self-profiling, and the host of http_sd URLs.
+    let unit_address = [
+        Some(config.unit_address.clone()),
+        observed.network_address.clone(),
+        Some(observed.hostname.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|a| !a.is_empty())
+    .unwrap_or_default();
+
+    // Scrape jobs → parca.yaml, on top of the base config.
+    let base = base_config(observed, &config, &mut problems);
+    let discovery = match config.discovery {
+        TargetDiscovery::Static => Discovery::Static,
+        TargetDiscovery::HttpSd => Discovery::HttpSd {
+            base_url: service_url(&config, &unit_address),
+        },
+    };
     let consumer = render_jobs(&observed.scrape, fixes);
-    let rendered = render_config(&config.object_storage, &consumer.jobs);
+    let rendered = render_config(&base, &consumer.jobs, &discovery);
     let mut rejections = consumer.rejections;
     rejections.extend(rendered.dropped.iter().cloned());
     let jobs: Vec<ScrapeJob> = consumer
@@ -138,11 +158,21 @@ pub fn plan(observed: &Observed) -> Plan {
             });
         }
     };
-    desire_file(
-        &config.config_file,
-        rendered.yaml.clone().into_bytes(),
-        0o640,
-    );
+    if rendered.problems.is_empty() {
+        desire_file(
+            &config.config_file,
+            rendered.yaml.clone().into_bytes(),
+            0o640,
+        );
+    } else {
+        // Parca would refuse the whole file: keep the one it has.
+        problems.extend(
+            rendered
+                .problems
+                .iter()
+                .map(|p| format!("parca.yaml not written: {p}")),
+        );
+    }
 
     // The upstream store, relayed to every agent.
     let selection = requirer::select(&observed.upstream, fixes).unwrap_or_default();
@@ -187,6 +217,45 @@ pub fn plan(observed: &Observed) -> Plan {
         }
         StoreSource::None | StoreSource::Waiting { .. } => Databag::new(),
     };
+    // The same store as flags for a local Parca scraper and for parca-agent; the token in a file.
+    let published = crate::interfaces::parca_store::StoreConfig {
+        address: agent_bag
+            .get(store_wire::ADDRESS)
+            .cloned()
+            .unwrap_or_default(),
+        token: crate::interfaces::parca_store::Token::new(
+            agent_bag
+                .get(store_wire::BEARER_TOKEN)
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        insecure: agent_bag
+            .get(store_wire::INSECURE)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    match (
+        parca_scraper_flags(&published, STORE_TOKEN),
+        agent_flags(&published, STORE_TOKEN),
+    ) {
+        (Ok(scraper), Ok(agent)) => {
+            let lines = |flags: Vec<String>| {
+                flags
+                    .iter()
+                    .map(|f| format!("{f}\n"))
+                    .collect::<String>()
+                    .into_bytes()
+            };
+            desire_file(SCRAPER_ARGS, lines(scraper), 0o644);
+            desire_file(AGENT_ARGS, lines(agent), 0o644);
+            desire_file(
+                STORE_TOKEN,
+                published.token.expose().as_bytes().to_vec(),
+                0o600,
+            );
+        }
+        (Err(err), _) | (_, Err(err)) => problems.push(err.to_string()),
+    }
     let mut relation_writes = Vec::new();
     let store_keys = [
         store_wire::ADDRESS,
@@ -207,16 +276,7 @@ pub fn plan(observed: &Observed) -> Plan {
                 config.listen_address
             ));
         }
-        let address = [
-            Some(config.unit_address.clone()),
-            observed.network_address.clone(),
-            Some(observed.hostname.clone()),
-        ]
-        .into_iter()
-        .flatten()
-        .find(|a| !a.is_empty())
-        .unwrap_or_default();
-        let unit_bag = ScrapeProvider::unit_databag(&observed.ctx.unit, &address);
+        let unit_bag = ScrapeProvider::unit_databag(&observed.ctx.unit, &unit_address);
         let app_bag = self_profiling_app_bag(observed, &config, &mut problems);
         for relation in &observed.self_profiling {
             push_diff(
@@ -283,12 +343,13 @@ pub fn plan(observed: &Observed) -> Plan {
     logs.push((
         LogLevel::Info,
         format!(
-            "reconciled {}: {targets} targets from {} apps in {} jobs, {} dropped, {} relation writes, parca.yaml {}",
+            "reconciled {}: {targets} targets from {} apps in {} jobs, {} dropped, {} relation writes, {} files written, parca.yaml {}",
             observed.ctx.dispatch,
             apps.len(),
             jobs.len(),
             rejections.len(),
             relation_writes.len(),
+            files.len(),
             if files.iter().any(|f| f.path == config.config_file) { "written" } else { "unchanged" },
         ),
     ));
@@ -316,6 +377,51 @@ pub fn plan(observed: &Observed) -> Plan {
         rejections,
         store,
         parca_yaml: rendered.yaml,
+    }
+}
+
+/// The base config: the `base-config-file` if set and valid (else reported and left out), with
+/// the `object-storage` option winning over its object storage.
+fn base_config(
+    observed: &Observed,
+    config: &CharmConfig,
+    problems: &mut Vec<String>,
+) -> ParcaConfig {
+    let mut base = ParcaConfig {
+        object_storage: ObjectStorage::default(),
+        scrape_configs: Vec::new(),
+    };
+    let path = &config.base_config_file;
+    if !path.is_empty() {
+        match observed.file(path).map(String::from_utf8_lossy) {
+            None => problems.push(format!("config base-config-file: {path} cannot be read")),
+            Some(text) => match check_yaml(&text) {
+                Ok(loaded) => base = loaded,
+                Err(found) => problems.extend(
+                    found
+                        .iter()
+                        .map(|p| format!("config base-config-file: {path}: {p}")),
+                ),
+            },
+        }
+    }
+    if let Some(storage) = &config.object_storage {
+        base.object_storage = storage.clone();
+    }
+    base
+}
+
+/// The broker service's URL as Parca reaches it (the unit address when listening on all
+/// interfaces).
+fn service_url(config: &CharmConfig, unit_address: &str) -> String {
+    match config.listen_address.parse::<std::net::SocketAddr>() {
+        Ok(addr) if addr.ip().is_unspecified() => {
+            let host = crate::model::Host::parse(unit_address)
+                .map_or_else(|_| unit_address.to_owned(), |h| h.to_string());
+            format!("http://{host}:{}", addr.port())
+        }
+        Ok(addr) => format!("http://{addr}"),
+        Err(_) => format!("http://{}", config.listen_address),
     }
 }
 

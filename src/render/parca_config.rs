@@ -601,41 +601,115 @@ pub struct RenderedConfig {
     pub config: ParcaConfig,
     /// The YAML text (deterministic: same input, same bytes).
     pub yaml: String,
-    /// Jobs that could not be represented, with the reason.
+    /// Jobs left out (unrepresentable, or rejected by Parca's rules: F8), with the reason.
     pub dropped: Vec<Rejection>,
+    /// Problems with the file as a whole (the base config); when any, it must not be written.
+    pub problems: Vec<super::validate::Problem>,
 }
 
-/// Builds `parca.yaml` from the base object storage and rendered scrape jobs.
-pub fn render_config(object_storage: &ObjectStorage, jobs: &[ScrapeJob]) -> RenderedConfig {
+/// How relation jobs list their targets.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Discovery {
+    /// `static_configs` in the file: unit churn rewrites parca.yaml.
+    #[default]
+    Static,
+    /// `http_sd_configs` pointing at the broker's `/sd/v1/<job>`: unit churn changes only what
+    /// the broker serves, and parca.yaml stays the same.
+    HttpSd {
+        /// The broker's base URL, e.g. `http://10.0.0.5:7075`.
+        base_url: String,
+    },
+}
+
+/// Builds `parca.yaml`: the base config (object storage and its own jobs, kept first), then the
+/// relation jobs that Parca would accept (F8), with names kept unique.
+pub fn render_config(
+    base: &ParcaConfig,
+    jobs: &[ScrapeJob],
+    discovery: &Discovery,
+) -> RenderedConfig {
     let mut dropped = Vec::new();
-    let scrape_configs = jobs
+    let mut taken: std::collections::BTreeSet<String> = base
+        .scrape_configs
         .iter()
-        .filter_map(|job| match scrape_config(job) {
-            Ok(config) => Some(config),
-            Err(reason) => {
-                dropped.push(Rejection {
-                    relation: job.relation.clone(),
-                    app: job.app.clone(),
-                    job: Some(job.job_name.clone()),
-                    unit: None,
-                    key: "scrape_jobs".into(),
-                    scope: Scope::Job,
-                    kind: RejectionKind::WrongType,
-                    reason,
-                });
-                None
-            }
-        })
+        .map(|j| j.job_name.clone())
         .collect();
+    let mut scrape_configs = base.scrape_configs.clone();
+    for job in jobs {
+        let reject = |reason: String, kind| Rejection {
+            relation: job.relation.clone(),
+            app: job.app.clone(),
+            job: Some(job.job_name.clone()),
+            unit: None,
+            key: "scrape_jobs".into(),
+            scope: Scope::Job,
+            kind,
+            reason,
+        };
+        let mut config = match scrape_config(job, discovery) {
+            Ok(config) => config,
+            Err(reason) => {
+                dropped.push(reject(reason, RejectionKind::WrongType));
+                continue;
+            }
+        };
+        let problems = super::validate::job_problems(&config);
+        if !problems.is_empty() {
+            dropped.push(reject(problems.join("; "), RejectionKind::ParcaRule));
+            continue;
+        }
+        if taken.contains(&config.job_name) {
+            // A base job already has this name: keep both, the relation job renamed (F4's rule).
+            let renamed = crate::interfaces::parca_scrape::consumer::unique_name(
+                &config.job_name,
+                &format!(
+                    "{}\n{}",
+                    job.app,
+                    crate::pyjson::dumps(&serde_json::Value::Object(job.settings.clone()))
+                ),
+                &taken,
+            );
+            config.job_name = renamed;
+            if let Discovery::HttpSd { base_url } = discovery {
+                config.http_sd_configs = vec![http_sd(base_url, &config.job_name)];
+            }
+        }
+        taken.insert(config.job_name.clone());
+        scrape_configs.push(config);
+    }
     let config = ParcaConfig {
-        object_storage: object_storage.clone(),
+        object_storage: base.object_storage.clone(),
         scrape_configs,
     };
+    let problems = super::validate::config_problems(&config);
     let yaml = to_yaml(&config);
     RenderedConfig {
         config,
         yaml,
         dropped,
+        problems,
+    }
+}
+
+/// The broker's discovery URL for `job` (the name percent-encoded as one path segment).
+pub fn sd_url(base_url: &str, job: &str) -> String {
+    let encoded: String = job
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect();
+    format!("{}/sd/v1/{encoded}", base_url.trim_end_matches('/'))
+}
+
+fn http_sd(base_url: &str, job: &str) -> HttpSdConfig {
+    HttpSdConfig {
+        url: sd_url(base_url, job),
+        refresh_interval: Some("30s".into()),
+        http_client: HttpClientConfig::default(),
     }
 }
 
@@ -647,7 +721,7 @@ pub fn to_yaml(config: &ParcaConfig) -> String {
 }
 
 /// One job → its typed scrape config, or why it cannot be one.
-fn scrape_config(job: &ScrapeJob) -> Result<ScrapeConfig, String> {
+fn scrape_config(job: &ScrapeJob, discovery: &Discovery) -> Result<ScrapeConfig, String> {
     let text = |key: &str| -> Result<Option<String>, String> {
         match job.settings.get(key) {
             None | Some(Value::Null) => Ok(None),
@@ -684,8 +758,13 @@ fn scrape_config(job: &ScrapeJob) -> Result<ScrapeConfig, String> {
             })
         })
         .collect();
+    let (static_configs, http_sd_configs) = match discovery {
+        Discovery::Static => (static_configs, Vec::new()),
+        Discovery::HttpSd { base_url } => (Vec::new(), vec![http_sd(base_url, &job.job_name)]),
+    };
     Ok(ScrapeConfig {
         job_name: job.job_name.clone(),
+        http_sd_configs,
         scrape_interval: text("scrape_interval")?,
         scrape_timeout: text("scrape_timeout")?,
         scheme: text("scheme")?,
@@ -747,7 +826,11 @@ mod tests {
         let jobs = r#"[{"static_configs": [{"targets": ["*:1"]}], "job_name": "a", "tls_config": {"ca": "PEM", "bogus": 1}},
                        {"static_configs": [{"targets": ["*:2"]}], "job_name": "b", "profiling_config": {"path_prefix": "/p"}}]"#;
         let out = render_jobs(&[relation(jobs)], FixSet::ALL);
-        let rendered = render_config(&ObjectStorage::default(), &out.jobs);
+        let base = ParcaConfig {
+            object_storage: ObjectStorage::default(),
+            scrape_configs: Vec::new(),
+        };
+        let rendered = render_config(&base, &out.jobs, &Discovery::Static);
         assert_eq!(rendered.config.scrape_configs.len(), 1);
         assert_eq!(
             rendered.config.scrape_configs[0].job_name,

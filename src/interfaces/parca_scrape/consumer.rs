@@ -827,17 +827,28 @@ fn make_job_names_unique(jobs: &mut [ScrapeJob]) {
                 jobs[i].app,
                 pyjson::dumps(&Value::Object(jobs[i].settings.clone()))
             );
-            let base = format!("{}_{:08x}", jobs[i].job_name, fnv1a32(content.as_bytes()));
-            let mut candidate = base.clone();
-            let mut n = 2;
-            while taken.contains(&candidate) {
-                candidate = format!("{base}_{n}");
-                n += 1;
-            }
-            taken.insert(candidate.clone());
-            jobs[i].job_name = candidate;
+            let renamed = unique_name(&jobs[i].job_name, &content, &taken);
+            taken.insert(renamed.clone());
+            jobs[i].job_name = renamed;
         }
     }
+}
+
+/// `<name>_<hash of content>` (FNV-1a, 8 hex digits), with `_2`, `_3`, … appended while the
+/// result is in `taken`. The same content gives the same name on every run and unit.
+pub(crate) fn unique_name(
+    name: &str,
+    content: &str,
+    taken: &std::collections::BTreeSet<String>,
+) -> String {
+    let base = format!("{name}_{:08x}", fnv1a32(content.as_bytes()));
+    let mut candidate = base.clone();
+    let mut n = 2;
+    while taken.contains(&candidate) {
+        candidate = format!("{base}_{n}");
+        n += 1;
+    }
+    candidate
 }
 
 /// FNV-1a (32-bit): a fixed, documented hash, so suffixes never change between releases.
