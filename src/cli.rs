@@ -36,6 +36,11 @@ pub enum Command {
         #[arg(long)]
         emit: bool,
     },
+    /// Check a parca.yaml as Parca loads it; print every problem; exit 0 only if Parca accepts it.
+    CheckConfig {
+        /// The file (YAML, or JSON).
+        file: PathBuf,
+    },
 }
 
 /// Errors the CLI reports before exiting non-zero.
@@ -129,4 +134,39 @@ pub fn run_vectors(
     );
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     Ok(failed == 0)
+}
+
+/// Runs check-config; returns whether Parca would load the file.
+pub fn run_check_config(
+    file: &std::path::Path,
+    out: &mut impl std::io::Write,
+) -> Result<bool, CliError> {
+    let text = std::fs::read_to_string(file).map_err(|source| CliError::Read {
+        path: file.display().to_string(),
+        source,
+    })?;
+    match crate::render::validate::check_yaml(&text) {
+        Ok(config) => {
+            let _ = writeln!(
+                out,
+                "{}: ok ({} scrape configs, object storage {})",
+                file.display(),
+                config.scrape_configs.len(),
+                config.object_storage.bucket.kind
+            );
+            Ok(true)
+        }
+        Err(problems) => {
+            for problem in &problems {
+                let _ = writeln!(out, "{}: {problem}", file.display());
+            }
+            let _ = writeln!(
+                out,
+                "{}: {} problem(s); Parca would refuse this file",
+                file.display(),
+                problems.len()
+            );
+            Ok(false)
+        }
+    }
 }

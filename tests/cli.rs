@@ -80,3 +80,45 @@ fn an_unreadable_file_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn check_config_accepts_a_valid_file_and_names_every_problem_of_a_bad_one() {
+    let dir = std::env::temp_dir().join(format!("parca-broker-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.yaml");
+    std::fs::write(&good, "object_storage:\n  bucket:\n    type: FILESYSTEM\n    config: {directory: ./data}\nscrape_configs:\n- job_name: a\n  static_configs: [{targets: ['h:6060']}]\n").unwrap();
+    let output = run(&["check-config", good.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    assert!(stdout(&output).ends_with("ok (1 scrape configs, object storage FILESYSTEM)\n"));
+
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "object_storage:\n  bucket:\n    type: FILESYSTEM\n    config: {directory: ./data}\nscrape_configs:\n- job_name: a\n  scrape_interval: 15s\n  scrape_timeout: 10s\n- job_name: a\n").unwrap();
+    let output = run(&["check-config", bad.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains(
+            "scrape_configs[0] (job a): scrape timeout must be greater than the interval: a"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "scrape_configs: ScrapeConfigs: duplicate job_name found in scrape configs: a."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("2 problem(s); Parca would refuse this file\n"),
+        "{text}"
+    );
+
+    let typo = dir.join("typo.yaml");
+    std::fs::write(&typo, "object_storage:\n  bucket:\n    type: FILESYSTEM\n    config: {directory: ./data}\ndebug_info: {}\n").unwrap();
+    let text = stdout(&run(&["check-config", typo.to_str().unwrap()]));
+    assert!(
+        text.contains("line 5 column 1: field debug_info not found"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -304,3 +304,81 @@ fn parallel_rendering_gives_the_same_bytes_and_rejections_as_one_thread() {
     assert_eq!(one, summary(2));
     assert_eq!(one, summary(4));
 }
+
+/// Provider jobs with the settings Parca is strict about: timings (Prometheus habits included),
+/// profiling_config and tls_config, valid or not.
+fn job_with_settings() -> impl Strategy<Value = Value> {
+    let duration = prop_oneof![
+        Just(Value::Null),
+        proptest::sample::select(vec![
+            "1s", "5s", "10s", "15s", "30s", "1m", "0", "500ms", "10sec", "", "1m30s"
+        ])
+        .prop_map(Value::from),
+    ];
+    let profiling = prop_oneof![
+        Just(Value::Null),
+        Just(json!({"path_prefix": "/p"})),
+        Just(json!({"pprof_config": {"fgprof": {"enabled": true, "path": "/debug/fgprof"}}})),
+        Just(json!({"pprof_config": {"fgprof": null}})),
+        Just(json!({"pprof_config": {"process_cpu": {"enabled": false}}})),
+        Just(json!({"pprof_config": {"memory": {"path": "no-slash"}}})),
+        Just(json!({"bogus": true})),
+    ];
+    let tls = prop_oneof![
+        Just(Value::Null),
+        Just(json!({"insecure_skip_verify": true})),
+        Just(json!({"cert_file": "/c.pem"})),
+        Just(json!({"insecure": true})),
+        Just(json!({"min_version": "TLS12"})),
+        Just(json!({"min_version": "SSL3"})),
+    ];
+    (job(), duration.clone(), duration, profiling, tls).prop_map(
+        |(mut job, interval, timeout, profiling, tls)| {
+            if let Value::Object(map) = &mut job {
+                for (key, value) in [
+                    ("scrape_interval", interval),
+                    ("scrape_timeout", timeout),
+                    ("profiling_config", profiling),
+                    ("tls_config", tls),
+                ] {
+                    if !value.is_null() {
+                        map.insert(key.into(), value);
+                    }
+                }
+            }
+            job
+        },
+    )
+}
+
+proptest! {
+    #[test]
+    fn whatever_is_rendered_parca_accepts(
+        jobs in proptest::collection::vec(proptest::collection::vec(job_with_settings(), 0..4), 1..4),
+    ) {
+        use parca_broker::render::{Discovery, ObjectStorage, ParcaConfig, render_config};
+        use parca_broker::render::validate::check_yaml;
+        let relations: Vec<RelationSnapshot> = jobs
+            .into_iter()
+            .enumerate()
+            .map(|(i, jobs)| RelationSnapshot {
+                id: RelationId::new("profiling-endpoint", i as u64),
+                remote_app: format!("app{i}"),
+                app: [
+                    (wire::SCRAPE_JOBS.to_owned(), pyjson::dumps(&Value::Array(jobs))),
+                    (wire::SCRAPE_METADATA.to_owned(), format!(r#"{{"model": "m", "model_uuid": "{UUID}", "application": "app{i}"}}"#)),
+                ].into(),
+                units: [(format!("app{i}/0"), [(wire::UNIT_ADDRESS.to_owned(), "10.0.0.1".to_owned())].into())].into(),
+            })
+            .collect();
+        let out = render_jobs(&relations, FixSet::ALL);
+        let base = ParcaConfig { object_storage: ObjectStorage::default(), scrape_configs: Vec::new() };
+        for discovery in [Discovery::Static, Discovery::HttpSd { base_url: "http://10.0.0.5:7075".into() }] {
+            let rendered = render_config(&base, &out.jobs, &discovery);
+            prop_assert!(rendered.problems.is_empty(), "{:?}", rendered.problems);
+            let checked = check_yaml(&rendered.yaml);
+            prop_assert!(checked.is_ok(), "{:?}\n{}", checked.err(), rendered.yaml);
+            prop_assert_eq!(rendered.config.scrape_configs.len() + rendered.dropped.len(), out.jobs.len());
+        }
+    }
+}

@@ -319,8 +319,8 @@ fn store_requirer(input: &Value, fixes: FixSet) -> Result<Evaluation, String> {
         .collect();
     let mut eval = plain(Value::Null);
     eval.not_compared = vec![
-        "parca_k8s_command: the parca-k8s charm's command line, not the library (flags are rendered by the charm)".into(),
-        "parca_agent_flags_model: a model of the parca-agent charm and snap, not the library".into(),
+        "parca_k8s_command: the parca-k8s charm's command line, not the library (compared with our flags in tests/flags.rs)".into(),
+        "parca_agent_flags_model: a model of the parca-agent charm and snap, not the library (compared in tests/flags.rs)".into(),
     ];
     let mut output = Map::new();
     match requirer::select(&visible, fixes) {
