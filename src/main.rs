@@ -8,6 +8,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Multi-call: linked under a hook tool's name, this binary is the simulator's hook tool
+    // (tests and the demo). Juju always runs it as `dispatch`.
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let name = argv0.rsplit('/').next().unwrap_or_default();
+    if parca_broker::simulator::tool::TOOLS.contains(&name) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let code = parca_broker::simulator::tool::main_as_tool(name, &args);
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     if std::env::var_os("JUJU_DISPATCH_PATH").is_some() {
         return run_hook();
     }

@@ -21,7 +21,7 @@ fn model(name: &str) -> Model {
     Model::new(
         &sandbox(name),
         Path::new(env!("CARGO_BIN_EXE_parca-broker")),
-        Path::new(env!("CARGO_BIN_EXE_juju-sim-tool")),
+        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
         Path::new(env!("CARGO_MANIFEST_DIR")),
     )
     .unwrap()

@@ -3,7 +3,7 @@
 //! [`Model`] models applications, units, relations and leadership. Applications deployed with
 //! [`Model::deploy_charm`] run the real charm binary as `dispatch` for every hook, in the order
 //! Juju would (juju.md §5), with a cleared environment holding only Juju's variables. The hook
-//! tools are real executables on `PATH` (one multi-call binary, see [`tool`]) that read and
+//! tools are real executables on `PATH` (the broker binary under each tool's name, see [`tool`]) that read and
 //! update a per-hook context file; buffered writes are committed only when the hook exits 0.
 //! Other applications are "remote" apps whose databags tests set directly.
 

@@ -64,6 +64,47 @@ pub const TOOLS: [&str; 20] = [
     "systemctl",
 ];
 
+/// The process entry point when the binary is invoked under a hook tool's name: loads the
+/// context named by `JUJU_AGENT_SOCKET_ADDRESS`, runs the tool, saves the context, prints the
+/// output; returns the exit code.
+pub fn main_as_tool(name: &str, args: &[String]) -> i32 {
+    use std::io::{Read, Write};
+    let Some(path) = std::env::var_os("JUJU_AGENT_SOCKET_ADDRESS").map(std::path::PathBuf::from)
+    else {
+        eprintln!("ERROR JUJU_AGENT_SOCKET_ADDRESS is not set: not running inside a hook");
+        return 1;
+    };
+    let mut ctx = match HookContext::load(&path) {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            eprintln!(
+                "ERROR cannot reach the unit agent ({}): {err}",
+                path.display()
+            );
+            return 1;
+        }
+    };
+    // Only tools given `--file -` read stdin (others must not block on an inherited terminal).
+    let reads_stdin = args.windows(2).any(|w| w[0] == "--file" && w[1] == "-")
+        || args.iter().any(|a| a == "--file=-");
+    let mut stdin = String::new();
+    if reads_stdin && std::io::stdin().read_to_string(&mut stdin).is_err() {
+        eprintln!("ERROR cannot read stdin");
+        return 1;
+    }
+    let out = run(&mut ctx, name, args, &stdin);
+    if let Err(err) = ctx.save(&path) {
+        eprintln!(
+            "ERROR cannot update the unit agent ({}): {err}",
+            path.display()
+        );
+        return 1;
+    }
+    let _ = std::io::stdout().write_all(out.stdout.as_bytes());
+    let _ = std::io::stderr().write_all(out.stderr.as_bytes());
+    out.code
+}
+
 /// Runs `tool` with `args` and `stdin` against `ctx`.
 pub fn run(ctx: &mut HookContext, tool: &str, args: &[String], stdin: &str) -> ToolOutput {
     let mut call = vec![tool.to_owned()];
