@@ -41,6 +41,24 @@ pub enum Command {
         /// The file (YAML, or JSON).
         file: PathBuf,
     },
+    /// Run the broker service: status page, JSON API, http_sd discovery, metrics, target health.
+    Serve {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:7075")]
+        listen: std::net::SocketAddr,
+        /// The state file written by the charm.
+        #[arg(long, default_value = "/var/lib/parca-broker/state.json")]
+        state: PathBuf,
+        /// parca.yaml's path (informational; the state file carries its content).
+        #[arg(long)]
+        config_file: Option<PathBuf>,
+        /// Seconds between target probe rounds (±20% jitter).
+        #[arg(long, default_value_t = 30)]
+        probe_interval: u64,
+        /// Seconds before a target probe times out.
+        #[arg(long, default_value_t = 5)]
+        probe_timeout: u64,
+    },
 }
 
 /// Errors the CLI reports before exiting non-zero.
@@ -67,6 +85,12 @@ pub enum CliError {
     /// A vector could not be evaluated.
     #[error(transparent)]
     Vector(#[from] conformance::VectorError),
+    /// The async runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The service failed.
+    #[error(transparent)]
+    Service(#[from] crate::service::ServiceError),
 }
 
 /// Runs the vectors command; returns whether everything passed.
@@ -169,4 +193,38 @@ pub fn run_check_config(
             Ok(false)
         }
     }
+}
+
+/// Runs the service until SIGTERM / SIGINT.
+pub fn run_serve(
+    listen: std::net::SocketAddr,
+    state: PathBuf,
+    probe_interval: u64,
+    probe_timeout: u64,
+) -> Result<bool, CliError> {
+    init_logging();
+    let options = crate::service::ServeOptions {
+        listen,
+        state_file: state,
+        probe: crate::service::ProbeOptions {
+            interval: std::time::Duration::from_secs(probe_interval.max(1)),
+            timeout: std::time::Duration::from_secs(probe_timeout.max(1)),
+            ..Default::default()
+        },
+    };
+    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    runtime
+        .block_on(crate::service::serve(options))
+        .map_err(CliError::Service)?;
+    Ok(true)
+}
+
+/// Structured logs on stderr (`RUST_LOG` filters; default info).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

@@ -18,6 +18,7 @@ pub mod model;
 pub mod pyjson;
 pub mod reconcile;
 pub mod render;
+pub mod service;
 pub mod simulator;
 
 // The README's Rust examples are compiled and run as doctests.

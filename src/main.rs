@@ -2,7 +2,7 @@
 //! Otherwise a command line tool. Exit status: 0 success, 1 failure, 2 bad input.
 
 use clap::Parser;
-use parca_broker::cli::{Cli, Command, run_check_config, run_vectors};
+use parca_broker::cli::{Cli, Command, run_check_config, run_serve, run_vectors};
 use parca_broker::juju::{JujuContext, ProcessRunner};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +26,13 @@ fn main() -> ExitCode {
             run_vectors(&files, emit, &mut std::io::stdout().lock())
         }
         Command::CheckConfig { file } => run_check_config(&file, &mut std::io::stdout().lock()),
+        Command::Serve {
+            listen,
+            state,
+            config_file: _,
+            probe_interval,
+            probe_timeout,
+        } => run_serve(listen, state, probe_interval, probe_timeout),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

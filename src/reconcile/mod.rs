@@ -6,6 +6,7 @@ pub mod config;
 pub mod files;
 pub mod observe;
 pub mod plan;
+pub mod snapshot;
 
 use crate::juju::tools::LogLevel;
 use crate::juju::{Dispatch, Event, JujuContext, ToolError, ToolRunner, Tools};
@@ -42,8 +43,53 @@ pub fn run(ctx: JujuContext, runner: &dyn ToolRunner, root: &Path) -> Result<(),
     let hostname = hostname::get()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
+    let event = ctx.dispatch.to_string();
     let observed = observe::observe(ctx, tools, root, hostname)?;
+    let started = std::time::Instant::now();
     let plan = plan::plan(&observed);
-    apply::apply(&plan, runner, root)?;
+    let render_seconds = started.elapsed().as_secs_f64();
+    let applied = apply::apply(&plan, runner, root)?;
+    let note = snapshot::ReconcileNote {
+        event,
+        at_unix: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        render_seconds,
+        files_written: applied.files_written,
+    };
+    notify_service(&plan.listen_address, &note);
     Ok(())
+}
+
+/// Tells a running service that a hook finished (best effort: a service that is down, slow or
+/// not installed never fails the hook). The state itself travels through the state file.
+fn notify_service(listen_address: &str, note: &snapshot::ReconcileNote) {
+    use std::io::{Read, Write};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+    use std::time::Duration;
+    let Ok(mut addr) = listen_address.parse::<SocketAddr>() else {
+        return;
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        });
+    }
+    let Ok(body) = serde_json::to_string(note) else {
+        return;
+    };
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else {
+        return;
+    };
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(500)));
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let request = format!(
+        "POST /internal/reconciled HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_ok() {
+        let mut reply = [0u8; 64];
+        let _ = stream.read(&mut reply);
+    }
 }

@@ -153,6 +153,7 @@ pub fn observe(
         files::SCRAPER_ARGS.to_owned(),
         files::AGENT_ARGS.to_owned(),
         files::STORE_TOKEN.to_owned(),
+        files::STATE_FILE.to_owned(),
     ]
     .into_iter()
     .filter(|path| !path.is_empty())

@@ -4,6 +4,9 @@
 use super::config::{CharmConfig, ConfigProblem, TargetDiscovery};
 use super::files::{AGENT_ARGS, SCRAPER_ARGS, STATE_FILE, STORE_TOKEN, SYSTEMD_UNIT};
 use super::observe::{LocalRelation, Observed};
+use super::snapshot::{
+    BrokerSnapshot, DroppedView, JobView, RelationView, StatusView, StoreView, TargetGroup,
+};
 use crate::fixes::FixSet;
 use crate::interfaces::parca_scrape::{
     ScrapeJob, ScrapeProvider, render_jobs, wire as scrape_wire,
@@ -104,6 +107,10 @@ pub struct Plan {
     pub store: StoreSource,
     /// parca.yaml as rendered.
     pub parca_yaml: String,
+    /// What the service shows.
+    pub snapshot: BrokerSnapshot,
+    /// The service's address, to tell it a hook ran.
+    pub listen_address: String,
 }
 
 /// Computes the plan.
@@ -330,6 +337,26 @@ pub fn plan(observed: &Observed) -> Plan {
         .collect();
     let status = status(targets, apps.len(), &problems, &rejections, &store);
 
+    // What the service shows: written only when it changes, like every other file.
+    let snapshot = snapshot(
+        observed,
+        &config,
+        &status,
+        &jobs,
+        &rejections,
+        &store,
+        &rendered.yaml,
+    );
+    let mut state = serde_json::to_string_pretty(&snapshot).unwrap_or_default();
+    state.push('\n');
+    if observed.file(STATE_FILE) != Some(state.as_bytes()) {
+        files.push(FileWrite {
+            path: STATE_FILE.to_owned(),
+            content: state.into_bytes(),
+            mode: 0o640,
+        });
+    }
+
     let mut logs: Vec<(LogLevel, String)> = problems
         .iter()
         .map(|p| (LogLevel::Warning, p.clone()))
@@ -365,7 +392,6 @@ pub fn plan(observed: &Observed) -> Plan {
         )),
         Dispatch::Hook(_) => None,
     };
-    let _ = STATE_FILE; // the service state file arrives with the service (issue 6)
     Plan {
         files,
         relation_writes,
@@ -377,6 +403,135 @@ pub fn plan(observed: &Observed) -> Plan {
         rejections,
         store,
         parca_yaml: rendered.yaml,
+        snapshot,
+        listen_address: config.listen_address.clone(),
+    }
+}
+
+/// The service's view of this plan.
+fn snapshot(
+    observed: &Observed,
+    config: &CharmConfig,
+    status: &(StatusKind, String),
+    jobs: &[ScrapeJob],
+    rejections: &[Rejection],
+    store: &StoreSource,
+    parca_yaml: &str,
+) -> BrokerSnapshot {
+    let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    let jobs = jobs
+        .iter()
+        .map(|job| JobView {
+            name: job.job_name.clone(),
+            app: job.app.clone(),
+            relation: job.relation.to_string(),
+            scheme: job
+                .settings
+                .get("scheme")
+                .and_then(|v| v.as_str())
+                .unwrap_or("http")
+                .to_owned(),
+            path_prefix: job
+                .settings
+                .get("profiling_config")
+                .and_then(|p| p.get("path_prefix"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned(),
+            groups: job
+                .static_configs
+                .iter()
+                .map(|sc| TargetGroup {
+                    targets: sc.targets.clone(),
+                    labels: sc
+                        .labels()
+                        .iter()
+                        .map(|(k, v)| (k.clone(), text(v)))
+                        .collect(),
+                    unit: sc.unit.as_deref().map(str::to_owned),
+                })
+                .collect(),
+        })
+        .collect();
+    let dropped = rejections
+        .iter()
+        .map(|r| DroppedView {
+            scope: r.scope.as_str().to_owned(),
+            relation: r.relation.to_string(),
+            app: r.app.clone(),
+            key: r.key.clone(),
+            reason: r.reason.clone(),
+            message: r.to_string(),
+        })
+        .collect();
+    let store_view = match store {
+        StoreSource::Relation {
+            relation,
+            app,
+            store,
+        } => store_view(store, format!("relation {relation} ({app})")),
+        StoreSource::Config { store } => store_view(store, "config store-address".into()),
+        StoreSource::Waiting { relation, app } => StoreView {
+            source: format!("relation {relation} ({app}), no data yet"),
+            ..Default::default()
+        },
+        StoreSource::None => StoreView {
+            source: "none".into(),
+            ..Default::default()
+        },
+    };
+    let mut relations: Vec<RelationView> = observed
+        .scrape
+        .iter()
+        .chain(observed.upstream.iter())
+        .map(|r| RelationView {
+            relation: r.id.to_string(),
+            app: r.remote_app.clone(),
+            units: r.units.keys().cloned().collect(),
+        })
+        .chain(
+            observed
+                .agents
+                .iter()
+                .chain(observed.self_profiling.iter())
+                .map(|r| RelationView {
+                    relation: r.id.to_string(),
+                    app: r.remote_app.clone(),
+                    units: Vec::new(),
+                }),
+        )
+        .collect();
+    relations.sort_by(|a, b| a.relation.cmp(&b.relation));
+    BrokerSnapshot {
+        unit: observed.ctx.unit.clone(),
+        model: observed.ctx.model.clone(),
+        status: StatusView {
+            status: status.0.as_str().to_owned(),
+            message: status.1.clone(),
+        },
+        jobs,
+        dropped,
+        store: store_view,
+        relations,
+        config_file: config.config_file.clone(),
+        parca_yaml: parca_yaml.to_owned(),
+        discovery: match config.discovery {
+            TargetDiscovery::Static => "static".into(),
+            TargetDiscovery::HttpSd => "http-sd".into(),
+        },
+    }
+}
+
+fn store_view(store: &StoreProvider, source: String) -> StoreView {
+    StoreView {
+        source,
+        address: store.address(None, "", FixSet::ALL).unwrap_or_default(),
+        insecure: store.insecure.wire_value(),
+        token: if store.token.is_empty() {
+            "(none)".into()
+        } else {
+            "<redacted>".into()
+        },
     }
 }
 

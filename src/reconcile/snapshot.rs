@@ -1,0 +1,123 @@
+//! What the broker knows, as the service shows it: computed by plan (pure, deterministic, no
+//! time in it), written by apply to the state file only when it changes, read by the service.
+//! The token is never in it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The state file's content.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BrokerSnapshot {
+    /// The unit that wrote it.
+    pub unit: String,
+    /// Model name.
+    pub model: String,
+    /// The unit's status as set by the hook.
+    pub status: StatusView,
+    /// Scrape jobs in parca.yaml, with their targets.
+    pub jobs: Vec<JobView>,
+    /// Everything dropped, with reasons.
+    pub dropped: Vec<DroppedView>,
+    /// The upstream store relayed to agents (redacted).
+    pub store: StoreView,
+    /// Related applications and their units, per relation.
+    pub relations: Vec<RelationView>,
+    /// Where parca.yaml is.
+    pub config_file: String,
+    /// parca.yaml as rendered.
+    pub parca_yaml: String,
+    /// `static` or `http-sd`.
+    pub discovery: String,
+}
+
+/// A status.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StatusView {
+    /// active / blocked / waiting / maintenance.
+    pub status: String,
+    /// The message.
+    pub message: String,
+}
+
+/// One job.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct JobView {
+    /// Job name in parca.yaml.
+    pub name: String,
+    /// Source application.
+    pub app: String,
+    /// Source relation (`profiling-endpoint:7`).
+    pub relation: String,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Profile path prefix (empty: none).
+    pub path_prefix: String,
+    /// Target groups, as in `static_configs`.
+    pub groups: Vec<TargetGroup>,
+}
+
+/// One target group (a static_config).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TargetGroup {
+    /// `host:port` targets.
+    pub targets: Vec<String>,
+    /// Labels (text).
+    pub labels: BTreeMap<String, String>,
+    /// The Juju unit, for per-unit groups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// One dropped relation, job, target or unit.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DroppedView {
+    /// relation / job / target / unit.
+    pub scope: String,
+    /// `profiling-endpoint:7`.
+    pub relation: String,
+    /// Remote application.
+    pub app: String,
+    /// Where in the data.
+    pub key: String,
+    /// Why.
+    pub reason: String,
+    /// The full one-line message (as in status and logs).
+    pub message: String,
+}
+
+/// The store relayed to agents.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct StoreView {
+    /// `relation external-parca-store-endpoint:5 (parca)`, `config`, or `none`.
+    pub source: String,
+    /// Published address.
+    pub address: String,
+    /// `true` / `false` / empty.
+    pub insecure: String,
+    /// `<redacted>` or `(none)`: never the token.
+    pub token: String,
+}
+
+/// A related application.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RelationView {
+    /// `profiling-endpoint:7`.
+    pub relation: String,
+    /// Remote application.
+    pub app: String,
+    /// Its units in the relation.
+    pub units: Vec<String>,
+}
+
+/// What a hook tells the running service right after it finished (best effort, loopback).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReconcileNote {
+    /// The hook or action.
+    pub event: String,
+    /// Unix time (seconds) it finished.
+    pub at_unix: u64,
+    /// Time spent in plan (rendering), seconds.
+    pub render_seconds: f64,
+    /// Files written, by path.
+    pub files_written: Vec<String>,
+}

@@ -1,0 +1,372 @@
+//! The broker service (`parca-broker serve`): shows and serves what the last hook computed.
+//!
+//! It reads the state file apply writes (and reloads it when it changes), never runs hook tools
+//! and never writes relation data. Routes: a status page, a JSON API, Prometheus `http_sd`
+//! discovery, `/metrics`, health probes of every target, and the broker's own pprof profile.
+
+mod metrics;
+mod page;
+mod probe;
+mod profile;
+
+use crate::reconcile::snapshot::{BrokerSnapshot, ReconcileNote};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+pub use probe::{Health, ProbeOptions};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
+
+/// How to run the service.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Listen address (loopback by default).
+    pub listen: SocketAddr,
+    /// The state file written by the charm.
+    pub state_file: PathBuf,
+    /// Target probing.
+    pub probe: ProbeOptions,
+}
+
+/// The service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed.
+    #[error("server error: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct Shared {
+    snapshot: RwLock<Option<Arc<BrokerSnapshot>>>,
+    state_modified: RwLock<Option<SystemTime>>,
+    last_note: RwLock<Option<ReconcileNote>>,
+    health: RwLock<BTreeMap<String, Health>>,
+    metrics: metrics::Metrics,
+    profiling: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    /// Empty state (nothing loaded yet).
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            snapshot: RwLock::new(None),
+            state_modified: RwLock::new(None),
+            last_note: RwLock::new(None),
+            health: RwLock::new(BTreeMap::new()),
+            metrics: metrics::Metrics::new(),
+            profiling: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The current snapshot, if one was loaded.
+    pub fn snapshot(&self) -> Option<Arc<BrokerSnapshot>> {
+        self.snapshot.read().map_or(None, |s| s.clone())
+    }
+
+    /// Replaces the snapshot (from the state file).
+    pub fn set_snapshot(&self, snapshot: BrokerSnapshot, modified: Option<SystemTime>) {
+        self.metrics.observe_snapshot(&snapshot);
+        if let Ok(mut slot) = self.snapshot.write() {
+            *slot = Some(Arc::new(snapshot));
+        }
+        if let Ok(mut slot) = self.state_modified.write() {
+            *slot = modified;
+        }
+    }
+
+    fn health(&self) -> BTreeMap<String, Health> {
+        self.health.read().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    /// Unix seconds of the last reconcile: the last hook's note, else the state file's time.
+    fn last_reconcile_unix(&self) -> Option<u64> {
+        let note = self
+            .last_note
+            .read()
+            .ok()
+            .and_then(|n| n.as_ref().map(|n| n.at_unix));
+        let file = self
+            .state_modified
+            .read()
+            .ok()
+            .and_then(|m| *m)
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        note.max(file)
+    }
+}
+
+/// The key a target's health is stored under.
+pub fn target_key(job: &str, target: &str) -> String {
+    format!("{job}|{target}")
+}
+
+/// The router (tests call it with their own [`Shared`]).
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/api/v1/targets", get(api_targets))
+        .route("/api/v1/jobs", get(api_jobs))
+        .route("/api/v1/config", get(api_config))
+        .route("/api/v1/store", get(api_store))
+        .route("/api/v1/status", get(api_status))
+        .route("/sd/v1/{job}", get(http_sd))
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/debug/pprof/profile", get(profile::profile))
+        .route("/internal/reconciled", post(reconciled))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(75),
+        ))
+        .with_state(shared)
+}
+
+/// Runs the service until SIGTERM or SIGINT.
+pub async fn serve(options: ServeOptions) -> Result<(), ServiceError> {
+    let shared = Shared::new();
+    load_state(&shared, &options.state_file);
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+    tracing::info!(listen = %options.listen, state = %options.state_file.display(), "parca-broker service started");
+    tokio::spawn(watch_state(Arc::clone(&shared), options.state_file.clone()));
+    tokio::spawn(probe::run(Arc::clone(&shared), options.probe.clone()));
+    axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(ServiceError::Serve)?;
+    tracing::info!("parca-broker service stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
+
+/// Loads the state file if it exists and parses; a bad file keeps the previous state.
+pub fn load_state(shared: &Shared, path: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read(path) else {
+        return false;
+    };
+    match serde_json::from_slice::<BrokerSnapshot>(&text) {
+        Ok(snapshot) => {
+            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+            shared.set_snapshot(snapshot, modified);
+            shared.metrics.state_reloads.inc();
+            true
+        }
+        Err(err) => {
+            tracing::warn!(path = %path.display(), error = %err, "state file unreadable; keeping the previous state");
+            false
+        }
+    }
+}
+
+/// Reloads the state file whenever its modification time or size changes.
+async fn watch_state(shared: Arc<Shared>, path: PathBuf) {
+    let mut seen = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let stamp = std::fs::metadata(&path)
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()));
+        if stamp.is_some() && stamp != seen {
+            seen = stamp;
+            if load_state(&shared, &path) {
+                tracing::info!(path = %path.display(), "state reloaded");
+            }
+        }
+    }
+}
+
+async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.snapshot() {
+        Some(_) => (StatusCode::OK, "ready\n").into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no state yet: the charm has not reconciled\n",
+        )
+            .into_response(),
+    }
+}
+
+fn no_state() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"error": "no state yet: the charm has not reconciled"})),
+    )
+        .into_response()
+}
+
+async fn status_page(State(shared): State<Arc<Shared>>) -> Html<String> {
+    Html(page::render(
+        shared.snapshot().as_deref(),
+        &shared.health(),
+        shared.last_reconcile_unix(),
+    ))
+}
+
+async fn api_targets(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(snapshot) = shared.snapshot() else {
+        return no_state();
+    };
+    let health = shared.health();
+    let targets: Vec<_> = snapshot
+        .jobs
+        .iter()
+        .flat_map(|job| {
+            let health = &health;
+            job.groups.iter().flat_map(move |group| {
+                group.targets.iter().map(move |target| {
+                    json!({
+                        "job": job.name, "app": job.app, "relation": job.relation,
+                        "target": target, "unit": group.unit, "labels": group.labels,
+                        "health": health.get(&target_key(&job.name, target)),
+                    })
+                })
+            })
+        })
+        .collect();
+    Json(targets).into_response()
+}
+
+async fn api_jobs(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(snapshot) = shared.snapshot() else {
+        return no_state();
+    };
+    let jobs: Vec<_> = snapshot
+        .jobs
+        .iter()
+        .map(|job| {
+            json!({
+                "name": job.name, "app": job.app, "relation": job.relation, "scheme": job.scheme,
+                "path_prefix": job.path_prefix,
+                "targets": job.groups.iter().map(|g| g.targets.len()).sum::<usize>(),
+            })
+        })
+        .collect();
+    Json(jobs).into_response()
+}
+
+async fn api_config(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(snapshot) = shared.snapshot() else {
+        return no_state();
+    };
+    (
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        snapshot.parca_yaml.clone(),
+    )
+        .into_response()
+}
+
+async fn api_store(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(snapshot) = shared.snapshot() else {
+        return no_state();
+    };
+    Json(snapshot.store.clone()).into_response()
+}
+
+async fn api_status(State(shared): State<Arc<Shared>>) -> Response {
+    let Some(snapshot) = shared.snapshot() else {
+        return no_state();
+    };
+    let health = shared.health();
+    let up = health.values().filter(|h| h.up).count();
+    Json(json!({
+        "unit": snapshot.unit,
+        "model": snapshot.model,
+        "status": snapshot.status,
+        "last_reconcile_unix": shared.last_reconcile_unix(),
+        "jobs": snapshot.jobs.len(),
+        "targets": snapshot.jobs.iter().flat_map(|j| &j.groups).map(|g| g.targets.len()).sum::<usize>(),
+        "targets_up": up,
+        "targets_down": health.len() - up,
+        "dropped": snapshot.dropped,
+        "discovery": snapshot.discovery,
+        "config_file": snapshot.config_file,
+    }))
+    .into_response()
+}
+
+/// Prometheus `http_sd`: the job's target groups.
+async fn http_sd(State(shared): State<Arc<Shared>>, Path(job): Path<String>) -> Response {
+    let Some(snapshot) = shared.snapshot() else {
+        return no_state();
+    };
+    match snapshot.jobs.iter().find(|j| j.name == job) {
+        Some(found) => {
+            let groups: Vec<_> = found
+                .groups
+                .iter()
+                .filter(|g| !g.targets.is_empty())
+                .map(|g| json!({"targets": g.targets, "labels": g.labels}))
+                .collect();
+            Json(groups).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no job {job:?}")})),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn reconciled(
+    State(shared): State<Arc<Shared>>,
+    Json(note): Json<ReconcileNote>,
+) -> StatusCode {
+    let config_file = shared.snapshot().map(|s| s.config_file.clone());
+    shared.metrics.observe_note(&note, config_file.as_deref());
+    if let Ok(mut slot) = shared.last_note.write() {
+        *slot = Some(note);
+    }
+    StatusCode::NO_CONTENT
+}

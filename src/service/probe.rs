@@ -1,0 +1,189 @@
+//! Target health: every expanded target's pprof index (`<scheme>://<target><path_prefix>/debug/pprof/`)
+//! is fetched with bounded concurrency, a per-target timeout and a jittered interval; the result
+//! (up/down, last error, last success, latency) is shown on the page and in the API.
+
+use super::{Shared, target_key};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How probing runs.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// Time between rounds (±20% jitter).
+    pub interval: Duration,
+    /// Timeout per target.
+    pub timeout: Duration,
+    /// Probes in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for ProbeOptions {
+    fn default() -> Self {
+        ProbeOptions {
+            interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(5),
+            concurrency: 16,
+        }
+    }
+}
+
+/// One target's health.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    /// The last probe succeeded (HTTP 2xx).
+    pub up: bool,
+    /// The last probe's error, if it failed.
+    pub last_error: Option<String>,
+    /// Unix seconds of the last success.
+    pub last_success_unix: Option<u64>,
+    /// Latency of the last probe, milliseconds.
+    pub latency_ms: u64,
+    /// The URL probed.
+    pub url: String,
+}
+
+/// The pprof index URL of a target.
+pub fn probe_url(scheme: &str, target: &str, path_prefix: &str) -> String {
+    format!(
+        "{scheme}://{target}{}/debug/pprof/",
+        path_prefix.trim_end_matches('/')
+    )
+}
+
+/// Probes every target of the current snapshot, forever.
+pub async fn run(shared: Arc<Shared>, options: ProbeOptions) {
+    let client = match reqwest::Client::builder()
+        .timeout(options.timeout)
+        .connect_timeout(options.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    {
+        Ok(client) => client,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot build the HTTP client; target health disabled");
+            return;
+        }
+    };
+    loop {
+        probe_round(&shared, &client, options.concurrency.max(1)).await;
+        tokio::time::sleep(jittered(options.interval)).await;
+    }
+}
+
+/// One round over all targets.
+pub async fn probe_round(shared: &Arc<Shared>, client: &reqwest::Client, concurrency: usize) {
+    let Some(snapshot) = shared.snapshot() else {
+        return;
+    };
+    let work: Vec<(String, String)> = snapshot
+        .jobs
+        .iter()
+        .flat_map(|job| {
+            job.groups.iter().flat_map(move |group| {
+                group.targets.iter().map(move |t| {
+                    (
+                        target_key(&job.name, t),
+                        probe_url(&job.scheme, t, &job.path_prefix),
+                    )
+                })
+            })
+        })
+        .collect();
+    let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (key, url) in work {
+        let client = client.clone();
+        let limit = Arc::clone(&limit);
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let started = Instant::now();
+            let result = match client.get(&url).send().await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(format!("HTTP {}", response.status())),
+                Err(err) if err.is_timeout() => Err("timed out".to_owned()),
+                Err(err) if err.is_connect() => {
+                    Err(format!("connection failed: {}", root_cause(&err)))
+                }
+                Err(err) => Err(root_cause(&err)),
+            };
+            (key, url, result, started.elapsed())
+        });
+    }
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut fresh = std::collections::BTreeMap::new();
+    while let Some(Ok((key, url, result, latency))) = tasks.join_next().await {
+        let previous = shared.health.read().ok().and_then(|h| h.get(&key).cloned());
+        let up = result.is_ok();
+        shared
+            .metrics
+            .probes
+            .get_or_create(&super::metrics::ResultLabel {
+                result: if up { "up" } else { "down" }.into(),
+            })
+            .inc();
+        shared.metrics.probe_seconds.observe(latency.as_secs_f64());
+        fresh.insert(
+            key,
+            Health {
+                up,
+                last_error: result.err(),
+                last_success_unix: if up {
+                    Some(now)
+                } else {
+                    previous.and_then(|p| p.last_success_unix)
+                },
+                latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+                url,
+            },
+        );
+    }
+    shared
+        .metrics
+        .targets_up
+        .set(i64::try_from(fresh.values().filter(|h| h.up).count()).unwrap_or(0));
+    // Targets no longer in the snapshot disappear with the round.
+    if let Ok(mut health) = shared.health.write() {
+        *health = fresh;
+    }
+}
+
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// `base` ± 20%, from the clock's sub-second noise (no RNG crate needed for jitter).
+fn jittered(base: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let factor = 0.8 + 0.4 * (f64::from(nanos % 1000) / 1000.0);
+    base.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_and_jitter() {
+        assert_eq!(
+            probe_url("http", "[fd00::1]:6060", ""),
+            "http://[fd00::1]:6060/debug/pprof/"
+        );
+        assert_eq!(
+            probe_url("https", "h:1", "/grafana/"),
+            "https://h:1/grafana/debug/pprof/"
+        );
+        for _ in 0..100 {
+            let j = jittered(Duration::from_secs(10));
+            assert!(j >= Duration::from_secs(8) && j <= Duration::from_secs(12));
+        }
+    }
+}
