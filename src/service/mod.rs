@@ -95,21 +95,22 @@ impl Shared {
         self.health.read().map(|h| h.clone()).unwrap_or_default()
     }
 
-    /// Unix seconds of the last reconcile: the last hook's note, else the state file's time.
+    /// Unix seconds of the last reconcile: the last hook's note (sent after its state write),
+    /// else, after a restart, the state file's modification time.
     fn last_reconcile_unix(&self) -> Option<u64> {
         let note = self
             .last_note
             .read()
             .ok()
             .and_then(|n| n.as_ref().map(|n| n.at_unix));
-        let file = self
-            .state_modified
-            .read()
-            .ok()
-            .and_then(|m| *m)
-            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs());
-        note.max(file)
+        note.or_else(|| {
+            self.state_modified
+                .read()
+                .ok()
+                .and_then(|m| *m)
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+        })
     }
 }
 
@@ -143,23 +144,35 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 /// Runs the service until SIGTERM or SIGINT.
 pub async fn serve(options: ServeOptions) -> Result<(), ServiceError> {
-    let shared = Shared::new();
-    load_state(&shared, &options.state_file);
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ServiceError::Bind {
             addr: options.listen,
             source,
         })?;
-    tracing::info!(listen = %options.listen, state = %options.state_file.display(), "parca-broker service started");
-    tokio::spawn(watch_state(Arc::clone(&shared), options.state_file.clone()));
-    tokio::spawn(probe::run(Arc::clone(&shared), options.probe.clone()));
-    axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown_signal())
+    serve_with(listener, options, shutdown_signal()).await
+}
+
+/// Runs the service on `listener` until `shutdown` completes (in-flight requests finish).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    options: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServiceError> {
+    let shared = Shared::new();
+    load_state(&shared, &options.state_file);
+    let listen = listener.local_addr().map_err(ServiceError::Serve)?;
+    tracing::info!(listen = %listen, state = %options.state_file.display(), "parca-broker service started");
+    let watcher = tokio::spawn(watch_state(Arc::clone(&shared), options.state_file.clone()));
+    let prober = tokio::spawn(probe::run(Arc::clone(&shared), options.probe.clone()));
+    let result = axum::serve(listener, router(shared))
+        .with_graceful_shutdown(shutdown)
         .await
-        .map_err(ServiceError::Serve)?;
+        .map_err(ServiceError::Serve);
+    watcher.abort();
+    prober.abort();
     tracing::info!("parca-broker service stopped");
-    Ok(())
+    result
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,392 @@
+//! The broker service over real sockets: its routes, target health against real HTTP servers
+//! on loopback (up, HTTP 500, hanging, dead), http_sd, metrics, the pprof profile, state reload,
+//! and a graceful SIGTERM shutdown of the real binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
+
+use axum::Router;
+use axum::routing::get;
+use parca_broker::reconcile::snapshot::{
+    BrokerSnapshot, JobView, StatusView, StoreView, TargetGroup,
+};
+use parca_broker::service::{ProbeOptions, ServeOptions, serve_with};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+async fn pprof_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route(
+            "/debug/pprof/",
+            get(|| async { "<html>pprof index</html>" }),
+        )
+        .route("/debug/pprof/allocs", get(|| async { "profile" }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+async fn failing_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .fallback(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom") });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// Accepts connections and never answers.
+async fn hanging_server() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            held.push(socket);
+        }
+    });
+    addr
+}
+
+fn dead_address() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap() // dropped: nothing listens there any more
+}
+
+fn snapshot(targets: &[(&str, String)]) -> BrokerSnapshot {
+    BrokerSnapshot {
+        unit: "parca-broker/0".into(),
+        model: "cos".into(),
+        status: StatusView {
+            status: "active".into(),
+            message: "4 targets from 1 apps".into(),
+        },
+        jobs: vec![JobView {
+            name: "cos_8d5d1f3b_demo/pprof".into(),
+            app: "demo".into(),
+            relation: "profiling-endpoint:3".into(),
+            scheme: "http".into(),
+            path_prefix: String::new(),
+            groups: targets
+                .iter()
+                .map(|(unit, target)| TargetGroup {
+                    targets: vec![target.clone()],
+                    labels: BTreeMap::from([("juju_unit".to_owned(), (*unit).to_owned())]),
+                    unit: Some((*unit).to_owned()),
+                })
+                .collect(),
+        }],
+        dropped: vec![],
+        store: StoreView {
+            source: "config store-address".into(),
+            address: "store:7993".into(),
+            insecure: "false".into(),
+            token: "<redacted>".into(),
+        },
+        relations: vec![],
+        config_file: "/etc/parca/parca.yaml".into(),
+        parca_yaml: "object_storage: {}\n".into(),
+        discovery: "static".into(),
+    }
+}
+
+struct Running {
+    base: String,
+    state_file: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+async fn start(name: &str) -> Running {
+    let dir = std::env::temp_dir().join(format!(
+        "parca-broker-service-{name}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let state_file = dir.join("state.json");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let options = ServeOptions {
+        listen: listener.local_addr().unwrap(),
+        state_file: state_file.clone(),
+        probe: ProbeOptions {
+            interval: Duration::from_millis(300),
+            timeout: Duration::from_millis(700),
+            concurrency: 2,
+        },
+    };
+    let handle = tokio::spawn(async move {
+        serve_with(listener, options, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Running {
+        base,
+        state_file,
+        stop: Some(tx),
+        handle,
+    }
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let response = reqwest::get(url).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn wait_until(mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("condition not reached in 10 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_health_and_discovery_over_real_sockets() {
+    let up = pprof_server().await;
+    let failing = failing_server().await;
+    let hanging = hanging_server().await;
+    let dead = dead_address();
+    let mut service = start("routes").await;
+
+    assert_eq!(
+        reqwest::get(format!("{}/healthz", service.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "ok\n"
+    );
+    assert_eq!(
+        reqwest::get(format!("{}/readyz", service.base))
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    assert_eq!(
+        get_json(&format!("{}/api/v1/targets", service.base))
+            .await
+            .0,
+        503
+    );
+
+    // The charm writes the state file; the service picks it up.
+    let state = snapshot(&[
+        ("demo/0", up.to_string()),
+        ("demo/1", failing.to_string()),
+        ("demo/2", hanging.to_string()),
+        ("demo/3", dead.to_string()),
+    ]);
+    std::fs::write(
+        &service.state_file,
+        serde_json::to_string_pretty(&state).unwrap(),
+    )
+    .unwrap();
+    let base = service.base.clone();
+    wait_until(async || {
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .status()
+            == 200
+    })
+    .await;
+
+    // Health after a probe round.
+    let targets_url = format!("{}/api/v1/targets", service.base);
+    wait_until(async || {
+        let (_, targets) = get_json(&targets_url).await;
+        targets
+            .as_array()
+            .is_some_and(|t| t.len() == 4 && t.iter().all(|t| !t["health"].is_null()))
+    })
+    .await;
+    let (_, targets) = get_json(&targets_url).await;
+    let by_unit = |unit: &str| {
+        targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["unit"] == unit)
+            .unwrap()["health"]
+            .clone()
+    };
+    assert_eq!(by_unit("demo/0")["up"], true);
+    assert_eq!(
+        by_unit("demo/0")["url"],
+        format!("http://{up}/debug/pprof/")
+    );
+    assert_eq!(
+        by_unit("demo/1")["last_error"],
+        "HTTP 500 Internal Server Error"
+    );
+    assert_eq!(by_unit("demo/2")["last_error"], "timed out");
+    assert!(
+        by_unit("demo/3")["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("connection failed"),
+        "{}",
+        by_unit("demo/3")
+    );
+
+    // http_sd, with the job name percent-encoded in the path.
+    let (status, groups) =
+        get_json(&format!("{}/sd/v1/cos_8d5d1f3b_demo%2Fpprof", service.base)).await;
+    assert_eq!(status, 200);
+    assert_eq!(groups[0]["targets"][0], up.to_string());
+    assert_eq!(groups[0]["labels"]["juju_unit"], "demo/0");
+    assert_eq!(
+        get_json(&format!("{}/sd/v1/nope", service.base)).await.0,
+        404
+    );
+
+    // Store (redacted), config text, jobs, status.
+    let (_, store) = get_json(&format!("{}/api/v1/store", service.base)).await;
+    assert_eq!(store["token"], "<redacted>");
+    let config = reqwest::get(format!("{}/api/v1/config", service.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        config.headers()["content-type"],
+        "application/yaml; charset=utf-8"
+    );
+    assert_eq!(config.text().await.unwrap(), "object_storage: {}\n");
+    let (_, jobs) = get_json(&format!("{}/api/v1/jobs", service.base)).await;
+    assert_eq!(jobs[0]["targets"], 4);
+    let (_, status) = get_json(&format!("{}/api/v1/status", service.base)).await;
+    assert_eq!(
+        (
+            status["targets"].as_u64(),
+            status["targets_up"].as_u64(),
+            status["targets_down"].as_u64()
+        ),
+        (Some(4), Some(1), Some(3))
+    );
+
+    // A hook's note: counted, and shown as the last reconcile.
+    let client = reqwest::Client::new();
+    let note = serde_json::json!({"event": "update-status", "at_unix": 1_795_349_645u64, "render_seconds": 0.002, "files_written": ["/etc/parca/parca.yaml"]});
+    let posted = client
+        .post(format!("{}/internal/reconciled", service.base))
+        .json(&note)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 204);
+    let too_big = client
+        .post(format!("{}/internal/reconciled", service.base))
+        .body(vec![b' '; 100_000])
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_big.status(), 413);
+    let metrics = reqwest::get(format!("{}/metrics", service.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "parca_broker_reconciles_total 1",
+        "parca_broker_config_writes_total 1",
+        "parca_broker_targets 4",
+        "parca_broker_jobs 1",
+        "parca_broker_probes_total{result=\"up\"}",
+        "parca_broker_render_duration_seconds_count 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    let page = reqwest::get(format!("{}/", service.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("2026-11-22 12:14:05 UTC"),
+        "last reconcile on the page: {page}"
+    );
+    assert!(page.contains("HTTP 500 Internal Server Error") && page.contains("timed out"));
+
+    service.stop.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), &mut service.handle)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_profile_is_a_pprof_protobuf() {
+    let service = start("pprof").await;
+    let response = reqwest::get(format!("{}/debug/pprof/profile?seconds=1", service.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.unwrap();
+    use pprof::protos::Message;
+    let profile = pprof::protos::Profile::decode(body.as_ref()).unwrap();
+    assert!(
+        !profile.sample_type.is_empty(),
+        "a CPU profile has sample types"
+    );
+    assert!(
+        profile.duration_nanos >= 900_000_000,
+        "profiled for about a second"
+    );
+}
+
+#[test]
+fn the_real_binary_stops_gracefully_on_sigterm() {
+    let port = dead_address().port();
+    let dir = std::env::temp_dir().join(format!("parca-broker-sigterm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parca-broker"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--state",
+            dir.join("state.json").to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(up, "service did not start on {url}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("parca-broker service started")
+            && log.contains("parca-broker service stopped"),
+        "{log}"
+    );
+}
