@@ -41,6 +41,18 @@ pub enum Command {
         /// The file (YAML, or JSON).
         file: PathBuf,
     },
+    /// Run the real pipeline on a built-in example model and serve it (the README's first command).
+    Demo {
+        /// Output folder for parca.yaml, the agent flags and the simulator's sandbox.
+        #[arg(long, default_value = "demo-output")]
+        out: PathBuf,
+        /// Where the service listens.
+        #[arg(long, default_value = "127.0.0.1:7075")]
+        listen: std::net::SocketAddr,
+        /// Stop after this many seconds (default: until Ctrl-C).
+        #[arg(long)]
+        exit_after: Option<u64>,
+    },
     /// Run the broker service: status page, JSON API, http_sd discovery, metrics, target health.
     Serve {
         /// Listen address.
@@ -91,6 +103,9 @@ pub enum CliError {
     /// The service failed.
     #[error(transparent)]
     Service(#[from] crate::service::ServiceError),
+    /// The demo failed.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
 }
 
 /// Runs the vectors command; returns whether everything passed.
@@ -227,4 +242,19 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Runs the demo.
+pub fn run_demo(
+    out: PathBuf,
+    listen: std::net::SocketAddr,
+    exit_after: Option<u64>,
+) -> Result<bool, CliError> {
+    init_logging();
+    crate::demo::run(&crate::demo::DemoOptions {
+        out,
+        listen,
+        exit_after: exit_after.map(std::time::Duration::from_secs),
+    })?;
+    Ok(true)
 }

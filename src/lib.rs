@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod conformance;
+pub mod demo;
 pub mod fixes;
 pub mod interfaces;
 pub mod juju;

@@ -2,7 +2,7 @@
 //! Otherwise a command line tool. Exit status: 0 success, 1 failure, 2 bad input.
 
 use clap::Parser;
-use parca_broker::cli::{Cli, Command, run_check_config, run_serve, run_vectors};
+use parca_broker::cli::{Cli, Command, run_check_config, run_demo, run_serve, run_vectors};
 use parca_broker::juju::{JujuContext, ProcessRunner};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +26,11 @@ fn main() -> ExitCode {
             run_vectors(&files, emit, &mut std::io::stdout().lock())
         }
         Command::CheckConfig { file } => run_check_config(&file, &mut std::io::stdout().lock()),
+        Command::Demo {
+            out,
+            listen,
+            exit_after,
+        } => run_demo(out, listen, exit_after),
         Command::Serve {
             listen,
             state,

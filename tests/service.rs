@@ -355,7 +355,7 @@ fn the_real_binary_stops_gracefully_on_sigterm() {
     let port = dead_address().port();
     let dir = std::env::temp_dir().join(format!("parca-broker-sigterm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parca-broker"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_parca-broker"))
         .args([
             "serve",
             "--listen",
