@@ -76,14 +76,20 @@ pub fn observe(
         Ok(ids)
     };
 
-    let mut scrape = Vec::new();
-    for id in live(PROFILING)? {
-        let remote_app = tools.relation_remote_app(&id)?.unwrap_or_default();
+    // The remote application of a relation and its app bag (empty until it has one).
+    let remote = |id: &RelationId| -> Result<(String, Databag), ToolError> {
+        let remote_app = tools.relation_remote_app(id)?.unwrap_or_default();
         let app = if remote_app.is_empty() {
             Databag::new()
         } else {
-            tools.relation_get_app(&id, &remote_app)?
+            tools.relation_get_app(id, &remote_app)?
         };
+        Ok((remote_app, app))
+    };
+
+    let mut scrape = Vec::new();
+    for id in live(PROFILING)? {
+        let (remote_app, app) = remote(&id)?;
         let mut units = std::collections::BTreeMap::new();
         for unit in tools.relation_list(&id)? {
             let bag = tools.relation_get_unit(&id, &unit)?;
@@ -99,12 +105,7 @@ pub fn observe(
 
     let mut upstream = Vec::new();
     for id in live(UPSTREAM)? {
-        let remote_app = tools.relation_remote_app(&id)?.unwrap_or_default();
-        let app = if remote_app.is_empty() {
-            Databag::new()
-        } else {
-            tools.relation_get_app(&id, &remote_app)?
-        };
+        let (remote_app, app) = remote(&id)?;
         upstream.push(RelationSnapshot {
             id,
             remote_app,

@@ -693,20 +693,14 @@ impl Model {
         name: &str,
         params: Map<String, Value>,
     ) -> Result<ActionRun> {
-        let run = self.run_hook(
-            unit,
-            HookSpec {
+        let spec = HookSpec {
+            action: Some(CtxAction {
                 name: name.to_owned(),
-                relation: None,
-                remote_unit: None,
-                departing: None,
-                broken: false,
-                action: Some(CtxAction {
-                    name: name.to_owned(),
-                    params,
-                }),
-            },
-        )?;
+                params,
+            }),
+            ..HookSpec::plain(name)
+        };
+        let run = self.run_hook(unit, spec)?;
         Ok(ActionRun {
             results: run.context.action_results.clone(),
             failed: run.context.action_failed.clone(),
