@@ -726,3 +726,27 @@ fn store_flags_and_token_file_are_written_for_parca_and_the_agent() {
     );
     assert!(!scraper.contains("s3cr3t") && !agent.contains("s3cr3t"));
 }
+
+#[test]
+fn a_service_that_never_answers_does_not_fail_or_stall_hooks() {
+    // Accepts the hooks' notes and never replies.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for socket in listener.incoming() {
+            held.push(socket);
+        }
+    });
+    let mut m = model("stuck-service");
+    let settings = json!({"listen-address": format!("127.0.0.1:{port}"), "store-address": "s:1"});
+    m.deploy_charm("parca-broker", 1, config(settings)).unwrap();
+    let started = std::time::Instant::now();
+    let runs = m.update_status("parca-broker").unwrap();
+    assert_eq!(runs[0].code, 0, "{}", runs[0].stderr);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "bounded by the note's timeouts"
+    );
+    all_ok(&m);
+}

@@ -328,6 +328,34 @@ async fn routes_health_and_discovery_over_real_sockets() {
         .await
         .unwrap()
         .unwrap();
+
+    // A restarted service restores the last state from the file before its first request.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let again = format!("http://{}", listener.local_addr().unwrap());
+    let options = ServeOptions {
+        listen: listener.local_addr().unwrap(),
+        state_file: service.state_file.clone(),
+        probe: ProbeOptions::default(),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let restarted = tokio::spawn(async move {
+        serve_with(listener, options, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap()
+    });
+    assert_eq!(
+        reqwest::get(format!("{again}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (_, jobs) = get_json(&format!("{again}/api/v1/jobs")).await;
+    assert_eq!(jobs[0]["name"], "cos_8d5d1f3b_demo/pprof");
+    tx.send(()).unwrap();
+    restarted.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
