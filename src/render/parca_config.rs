@@ -681,8 +681,16 @@ pub fn render_config(
         object_storage: base.object_storage.clone(),
         scrape_configs,
     };
-    let problems = super::validate::config_problems(&config);
-    let yaml = to_yaml(&config);
+    let mut problems = super::validate::config_problems(&config);
+    // Serialising these types cannot fail in practice; if it ever did, nothing is written
+    // (an unparseable parca.yaml is exactly what Parca refuses).
+    let yaml = serde_saphyr::to_string(&config).unwrap_or_else(|err| {
+        problems.push(super::validate::Problem {
+            location: "parca.yaml".into(),
+            message: format!("cannot be serialised: {err}"),
+        });
+        String::new()
+    });
     RenderedConfig {
         config,
         yaml,
@@ -711,13 +719,6 @@ fn http_sd(base_url: &str, job: &str) -> HttpSdConfig {
         refresh_interval: Some("30s".into()),
         http_client: HttpClientConfig::default(),
     }
-}
-
-/// YAML text of the config.
-pub fn to_yaml(config: &ParcaConfig) -> String {
-    // Serialising plain structs, maps of strings and finite numbers cannot fail; an error here
-    // would be a bug in the model, which the golden tests catch.
-    serde_saphyr::to_string(config).unwrap_or_else(|err| format!("# render error: {err}\n"))
 }
 
 /// One job → its typed scrape config, or why it cannot be one.
