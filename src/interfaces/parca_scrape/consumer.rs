@@ -491,7 +491,8 @@ impl RelationCtx<'_> {
         let relation = self.relation;
         let mut units: Vec<(&String, &crate::model::Databag)> = relation.units.iter().collect();
         if self.fixes.has(Fix::F1) {
-            units.sort_by_key(|(name, _)| (unit_number(name), name.as_str()));
+            // F1: unit-number order here gives every static_config its unit entries in that order.
+            units.sort_by_cached_key(|(name, _)| (unit_number(name), name.as_str()));
         }
         let mut hosts: Vec<UnitHost> = Vec::with_capacity(units.len());
         for (juju_name, bag) in units {
@@ -647,9 +648,6 @@ impl RelationCtx<'_> {
                 any_unit_config = true;
             }
         }
-        if self.fixes.has(Fix::F1) {
-            sort_unit_configs(&mut rendered);
-        }
         Some(ScrapeJob {
             job_name,
             relation: self.relation.id.clone(),
@@ -789,18 +787,6 @@ fn non_empty<'a>(bag: &'a crate::model::Databag, key: &str) -> Option<&'a str> {
     bag.get(key).map(String::as_str).filter(|v| !v.is_empty())
 }
 
-/// F1: within each run of consecutive unit entries, order by unit number, then name.
-fn sort_unit_configs(configs: &mut [StaticConfig]) {
-    for run in configs.chunk_by_mut(|a, b| a.unit.is_some() && b.unit.is_some()) {
-        run.sort_by(|a, b| unit_order_key(a).cmp(&unit_order_key(b)));
-    }
-}
-
-fn unit_order_key(config: &StaticConfig) -> (u64, &str) {
-    let name = config.unit.as_deref().unwrap_or_default();
-    (unit_number(name), name)
-}
-
 /// F4: jobs whose names collide all get `_<hash>` of their provider-side content, which is the
 /// same on every unit and every run and independent of the order relations are seen in.
 fn make_job_names_unique(jobs: &mut [ScrapeJob]) {
@@ -856,4 +842,47 @@ fn fnv1a32(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5_u32, |hash, b| {
         (hash ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn relation(jobs: &str, units: &[&str]) -> RelationSnapshot {
+        RelationSnapshot {
+            id: RelationId::new("profiling-endpoint", 1),
+            remote_app: "a".into(),
+            app: [
+                (wire::SCRAPE_JOBS.to_owned(), jobs.to_owned()),
+                (
+                    wire::SCRAPE_METADATA.to_owned(),
+                    r#"{"model": "m", "model_uuid": "3cdca972-b819-4f03-8d90-9c7a36d234c9", "application": "a"}"#
+                        .to_owned(),
+                ),
+            ]
+            .into(),
+            units: units
+                .iter()
+                .map(|u| ((*u).to_owned(), [(wire::UNIT_ADDRESS.to_owned(), u.replace('/', "-"))].into()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn unit_entries_follow_unit_numbers_within_each_static_config() {
+        // Two adjacent wildcard static_configs: each keeps its own entries together, each in
+        // unit-number order (a/2 before a/10, which string order would reverse).
+        let jobs = r#"[{"static_configs": [{"targets": ["*:1"]}, {"targets": ["*:2"]}]}]"#;
+        let out = render_jobs(&[relation(jobs, &["a/10", "a/2"])], FixSet::ALL);
+        let order: Vec<String> = out.jobs[0]
+            .static_configs
+            .iter()
+            .map(|sc| format!("{}@{}", sc.unit.as_deref().unwrap_or("-"), sc.targets[0]))
+            .collect();
+        assert!(out.rejections.is_empty(), "{:?}", out.rejections);
+        assert_eq!(
+            order,
+            ["a/2@a-2:1", "a/10@a-10:1", "a/2@a-2:2", "a/10@a-10:2"]
+        );
+    }
 }
