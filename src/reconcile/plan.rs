@@ -387,7 +387,7 @@ pub fn plan(observed: &Observed) -> Plan {
             &config,
             &jobs,
             &rejections,
-            &store,
+            &snapshot.store,
             &rendered.yaml,
         )),
         Dispatch::Hook(_) => None,
@@ -726,7 +726,7 @@ fn action_outcome(
     config: &CharmConfig,
     jobs: &[ScrapeJob],
     rejections: &[Rejection],
-    store: &StoreSource,
+    store: &StoreView,
     parca_yaml: &str,
 ) -> ActionOutcome {
     let ok = |results: Vec<(&str, String)>| ActionOutcome {
@@ -783,38 +783,18 @@ fn action_outcome(
             ])
         }
         "show-store" => {
-            let describe = |s: &StoreProvider, source: String| {
-                // The address as published to agents (a URL normalised to host:port, F9).
-                let address = s
-                    .address(None, "", FixSet::ALL)
-                    .unwrap_or_else(|_| s.external_url.clone().unwrap_or_default());
-                ok(vec![
-                    ("source", source),
-                    ("address", address),
-                    ("insecure", s.insecure.wire_value()),
-                    (
-                        "token",
-                        if s.token.is_empty() {
-                            "(none)".into()
-                        } else {
-                            "<redacted>".into()
-                        },
-                    ),
-                ])
-            };
-            match store {
-                StoreSource::Relation {
-                    relation,
-                    app,
-                    store,
-                } => describe(store, format!("relation {relation} ({app})")),
-                StoreSource::Config { store } => describe(store, "config store-address".into()),
-                StoreSource::Waiting { relation, app } => ok(vec![(
-                    "source",
-                    format!("relation {relation} ({app}), no data yet"),
-                )]),
-                StoreSource::None => ok(vec![("source", "none".into())]),
-            }
+            // The same view the service shows: the published address, the token redacted.
+            let fields = [
+                ("source", &store.source),
+                ("address", &store.address),
+                ("insecure", &store.insecure),
+                ("token", &store.token),
+            ];
+            ok(fields
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k, v.clone()))
+                .collect())
         }
         other => ActionOutcome {
             results: Vec::new(),
