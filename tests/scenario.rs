@@ -688,6 +688,22 @@ fn base_config_jobs_are_kept_and_http_sd_mode_survives_unit_churn() {
         !yaml.contains("zinc-0.zinc-endpoints"),
         "targets are served, not written"
     );
+    // Every http_sd URL names a job the service serves (the state file has the same names).
+    let state = m
+        .file("parca-broker/0", "/var/lib/parca-broker/state.json")
+        .unwrap();
+    let snapshot: parca_broker::reconcile::snapshot::BrokerSnapshot =
+        serde_json::from_str(&state).unwrap();
+    let served: Vec<&str> = snapshot.jobs.iter().map(|j| j.name.as_str()).collect();
+    let urls: Vec<&str> = yaml
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- url: "))
+        .collect();
+    assert_eq!(urls.len(), 3, "{yaml}");
+    for url in urls {
+        let job = url.rsplit("/sd/v1/").next().unwrap();
+        assert!(served.contains(&job), "{job} not in {served:?}");
+    }
     let before = yaml.clone();
     m.remove_unit("zinc/1").unwrap();
     assert_eq!(

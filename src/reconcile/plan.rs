@@ -8,6 +8,7 @@ use super::snapshot::{
     BrokerSnapshot, DroppedView, JobView, RelationView, StatusView, StoreView, TargetGroup,
 };
 use crate::fixes::FixSet;
+use crate::interfaces::parca_scrape::consumer::make_job_names_unique;
 use crate::interfaces::parca_scrape::{
     ScrapeJob, ScrapeProvider, render_jobs, wire as scrape_wire,
 };
@@ -141,7 +142,15 @@ pub fn plan(observed: &Observed) -> Plan {
             base_url: service_url(&config, &unit_address),
         },
     };
-    let consumer = render_jobs(&observed.scrape, fixes);
+    let mut consumer = render_jobs(&observed.scrape, fixes);
+    // Relation jobs never take a base job's name (F4's rule), so every name is final here:
+    // parca.yaml, http_sd URLs and the service all use the same one.
+    let base_names = base
+        .scrape_configs
+        .iter()
+        .map(|j| j.job_name.clone())
+        .collect();
+    make_job_names_unique(&mut consumer.jobs, &base_names);
     let rendered = render_config(&base, &consumer.jobs, &discovery);
     let mut rejections = consumer.rejections;
     rejections.extend(rendered.dropped.iter().cloned());

@@ -622,18 +622,15 @@ pub enum Discovery {
 }
 
 /// Builds `parca.yaml`: the base config (object storage and its own jobs, kept first), then the
-/// relation jobs that Parca would accept (F8), with names kept unique.
+/// relation jobs that Parca would accept (F8). Job names must already be unique, base names
+/// included ([`crate::interfaces::parca_scrape::consumer::make_job_names_unique`]); a
+/// duplicate left over is a whole-file problem.
 pub fn render_config(
     base: &ParcaConfig,
     jobs: &[ScrapeJob],
     discovery: &Discovery,
 ) -> RenderedConfig {
     let mut dropped = Vec::new();
-    let mut taken: std::collections::BTreeSet<String> = base
-        .scrape_configs
-        .iter()
-        .map(|j| j.job_name.clone())
-        .collect();
     let mut scrape_configs = base.scrape_configs.clone();
     for job in jobs {
         let reject = |reason: String, kind| Rejection {
@@ -646,7 +643,7 @@ pub fn render_config(
             kind,
             reason,
         };
-        let mut config = match scrape_config(job, discovery) {
+        let config = match scrape_config(job, discovery) {
             Ok(config) => config,
             Err(reason) => {
                 dropped.push(reject(reason, RejectionKind::WrongType));
@@ -658,23 +655,6 @@ pub fn render_config(
             dropped.push(reject(problems.join("; "), RejectionKind::ParcaRule));
             continue;
         }
-        if taken.contains(&config.job_name) {
-            // A base job already has this name: keep both, the relation job renamed (F4's rule).
-            let renamed = crate::interfaces::parca_scrape::consumer::unique_name(
-                &config.job_name,
-                &format!(
-                    "{}\n{}",
-                    job.app,
-                    crate::pyjson::dumps(&serde_json::Value::Object(job.settings.clone()))
-                ),
-                &taken,
-            );
-            config.job_name = renamed;
-            if let Discovery::HttpSd { base_url } = discovery {
-                config.http_sd_configs = vec![http_sd(base_url, &config.job_name)];
-            }
-        }
-        taken.insert(config.job_name.clone());
         scrape_configs.push(config);
     }
     let config = ParcaConfig {

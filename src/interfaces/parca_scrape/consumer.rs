@@ -241,7 +241,7 @@ pub fn render_jobs_with(
         render_in_order(&ordered, fixes)
     };
     if fixes.has(Fix::F4) {
-        make_job_names_unique(&mut out.jobs);
+        make_job_names_unique(&mut out.jobs, &std::collections::BTreeSet::new());
     }
     out
 }
@@ -787,25 +787,33 @@ fn non_empty<'a>(bag: &'a crate::model::Databag, key: &str) -> Option<&'a str> {
     bag.get(key).map(String::as_str).filter(|v| !v.is_empty())
 }
 
-/// F4: jobs whose names collide all get `_<hash>` of their provider-side content, which is the
-/// same on every unit and every run and independent of the order relations are seen in.
-fn make_job_names_unique(jobs: &mut [ScrapeJob]) {
+/// F4: jobs whose names collide, with each other or with a `reserved` name (jobs of a base
+/// config), all get `_<hash>` of their provider-side content, which is the same on every unit
+/// and every run and independent of the order relations are seen in.
+pub fn make_job_names_unique(
+    jobs: &mut [ScrapeJob],
+    reserved: &std::collections::BTreeSet<String>,
+) {
     let mut seen = std::collections::HashSet::with_capacity(jobs.len());
-    if jobs.iter().all(|job| seen.insert(job.job_name.as_str())) {
+    let clash = |name: &str| reserved.contains(name);
+    if jobs
+        .iter()
+        .all(|job| !clash(&job.job_name) && seen.insert(job.job_name.as_str()))
+    {
         return; // the usual case: nothing collides
     }
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by(|a, b| jobs[*a].job_name.cmp(&jobs[*b].job_name));
     let colliding: Vec<Vec<usize>> = order
         .chunk_by(|a, b| jobs[*a].job_name == jobs[*b].job_name)
-        .filter(|group| group.len() > 1)
+        .filter(|group| group.len() > 1 || clash(&jobs[group[0]].job_name))
         .map(<[usize]>::to_vec)
         .collect();
-    if colliding.is_empty() {
-        return;
-    }
-    let mut taken: std::collections::BTreeSet<String> =
-        jobs.iter().map(|j| j.job_name.clone()).collect();
+    let mut taken: std::collections::BTreeSet<String> = jobs
+        .iter()
+        .map(|j| j.job_name.clone())
+        .chain(reserved.iter().cloned())
+        .collect();
     for group in colliding {
         for i in group {
             let content = format!(
