@@ -7,4 +7,4 @@ pub mod relation;
 
 pub use hostport::{Host, HostPort, HostPortError, Target};
 pub use rejection::{Rejection, RejectionKind, Scope};
-pub use relation::{Databag, RelationId, RelationSnapshot, unit_number};
+pub use relation::{Databag, RelationId, RelationSnapshot, bag_value, unit_number};

@@ -52,13 +52,15 @@ impl Default for RelationId {
 }
 
 impl RelationSnapshot {
-    /// A databag value, treating an empty string as absent (Juju deletes empty values).
+    /// A value of the remote app's databag (see [`bag_value`]).
     pub fn app_value(&self, key: &str) -> Option<&str> {
-        self.app
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        bag_value(&self.app, key)
     }
+}
+
+/// A databag value, treating an empty string as absent (Juju deletes empty values).
+pub fn bag_value<'a>(bag: &'a Databag, key: &str) -> Option<&'a str> {
+    bag.get(key).map(String::as_str).filter(|v| !v.is_empty())
 }
 
 /// The number of a unit name (`zinc/12` → 12); names without one sort after all numbered ones.

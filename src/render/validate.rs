@@ -330,9 +330,8 @@ const BUILTIN_PROFILES: [&str; 5] = ["memory", "block", "goroutine", "mutex", "p
 /// prometheus/common HTTP client validation (parca.md A.5).
 fn http_client_problems(c: &HttpClientConfig) -> Vec<String> {
     let mut problems = Vec::new();
-    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
-    let bearer = set(&c.bearer_token) || set(&c.bearer_token_file);
-    if set(&c.bearer_token) && set(&c.bearer_token_file) {
+    let bearer = is_set(&c.bearer_token) || is_set(&c.bearer_token_file);
+    if is_set(&c.bearer_token) && is_set(&c.bearer_token_file) {
         problems
             .push("at most one of bearer_token & bearer_token_file must be configured".to_owned());
     }
@@ -364,7 +363,7 @@ fn http_client_problems(c: &HttpClientConfig) -> Vec<String> {
         );
     }
     if let Some(auth) = &c.authorization {
-        if set(&auth.credentials) && set(&auth.credentials_file) {
+        if is_set(&auth.credentials) && is_set(&auth.credentials_file) {
             problems.push(
                 "at most one of authorization credentials & credentials_file must be configured"
                     .to_owned(),
@@ -382,45 +381,45 @@ fn http_client_problems(c: &HttpClientConfig) -> Vec<String> {
         }
     }
     if let Some(basic) = &c.basic_auth {
-        if set(&basic.username) && set(&basic.username_file) {
+        if is_set(&basic.username) && is_set(&basic.username_file) {
             problems.push(
                 "at most one of basic_auth username & username_file must be configured".to_owned(),
             );
         }
-        if set(&basic.password) && set(&basic.password_file) {
+        if is_set(&basic.password) && is_set(&basic.password_file) {
             problems.push(
                 "at most one of basic_auth password & password_file must be configured".to_owned(),
             );
         }
     }
     if let Some(oauth) = &c.oauth2 {
-        if !set(&oauth.client_id) {
+        if !is_set(&oauth.client_id) {
             problems.push("oauth2 client_id must be configured".to_owned());
         }
-        if !set(&oauth.token_url) {
+        if !is_set(&oauth.token_url) {
             problems.push("oauth2 token_url must be configured".to_owned());
         }
     }
     if let Some(tls) = &c.tls_config {
         problems.extend(tls_problems(tls));
     }
-    if c.proxy_from_environment == Some(true) && set(&c.proxy_url) {
+    if c.proxy_from_environment == Some(true) && is_set(&c.proxy_url) {
         problems.push(
             "if proxy_from_environment is configured, proxy_url must not be configured".to_owned(),
         );
     }
-    if c.proxy_from_environment == Some(true) && set(&c.no_proxy) {
+    if c.proxy_from_environment == Some(true) && is_set(&c.no_proxy) {
         problems.push(
             "if proxy_from_environment is configured, no_proxy must not be configured".to_owned(),
         );
     }
-    if set(&c.no_proxy) && !set(&c.proxy_url) {
+    if is_set(&c.no_proxy) && !is_set(&c.proxy_url) {
         problems.push("if no_proxy is configured, proxy_url must also be configured".to_owned());
     }
     if c.proxy_connect_header
         .as_ref()
         .is_some_and(|h| !h.is_empty())
-        && !set(&c.proxy_url)
+        && !is_set(&c.proxy_url)
         && c.proxy_from_environment != Some(true)
     {
         problems.push("if proxy_connect_header is configured, proxy_url or proxy_from_environment must also be configured".to_owned());
@@ -434,6 +433,11 @@ fn http_client_problems(c: &HttpClientConfig) -> Vec<String> {
         }
     }
     problems
+}
+
+/// A string option that is present and not empty (what counts as "configured").
+fn is_set(value: &Option<String>) -> bool {
+    value.as_deref().is_some_and(|s| !s.is_empty())
 }
 
 const RESERVED_HEADERS: [&str; 19] = [
@@ -460,20 +464,19 @@ const RESERVED_HEADERS: [&str; 19] = [
 
 fn tls_problems(tls: &TlsConfig) -> Vec<String> {
     let mut problems = Vec::new();
-    let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
     for (what, a, b) in [
         ("ca", &tls.ca, &tls.ca_file),
         ("cert", &tls.cert, &tls.cert_file),
         ("key", &tls.key, &tls.key_file),
     ] {
-        if set(a) && set(b) {
+        if is_set(a) && is_set(b) {
             problems.push(format!(
                 "at most one of {what} and {what}_file must be configured"
             ));
         }
     }
-    let cert = set(&tls.cert) || set(&tls.cert_file);
-    let key = set(&tls.key) || set(&tls.key_file);
+    let cert = is_set(&tls.cert) || is_set(&tls.cert_file);
+    let key = is_set(&tls.key) || is_set(&tls.key_file);
     if cert && !key {
         problems.push("exactly one of key or key_file must be configured when a client certificate is configured".to_owned());
     }

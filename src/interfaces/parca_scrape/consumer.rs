@@ -496,9 +496,9 @@ impl RelationCtx<'_> {
         }
         let mut hosts: Vec<UnitHost> = Vec::with_capacity(units.len());
         for (juju_name, bag) in units {
-            let name = non_empty(bag, wire::UNIT_NAME).unwrap_or(juju_name);
-            let Some(raw) = non_empty(bag, wire::UNIT_ADDRESS)
-                .or_else(|| non_empty(bag, wire::LEGACY_UNIT_HOST))
+            let name = crate::model::bag_value(bag, wire::UNIT_NAME).unwrap_or(juju_name);
+            let Some(raw) = crate::model::bag_value(bag, wire::UNIT_ADDRESS)
+                .or_else(|| crate::model::bag_value(bag, wire::LEGACY_UNIT_HOST))
             else {
                 continue;
             };
@@ -780,11 +780,6 @@ fn unit_target(address: &str, suffix: &str) -> String {
     target.push_str(address);
     target.push_str(suffix);
     target
-}
-
-/// A unit databag value, treating an empty string as absent (Juju deletes empty values).
-fn non_empty<'a>(bag: &'a crate::model::Databag, key: &str) -> Option<&'a str> {
-    bag.get(key).map(String::as_str).filter(|v| !v.is_empty())
 }
 
 /// F4: jobs whose names collide, with each other or with a `reserved` name (jobs of a base
