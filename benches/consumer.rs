@@ -7,10 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failure report
 
 use parca_broker::fixes::FixSet;
-use parca_broker::interfaces::parca_scrape::{ScrapeProvider, render_jobs, render_jobs_with};
-use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
-use parca_broker::model::{RelationId, RelationSnapshot};
-use serde_json::json;
+use parca_broker::interfaces::parca_scrape::{render_jobs, render_jobs_with};
+use parca_broker::model::RelationSnapshot;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -27,34 +25,7 @@ fn runs() -> usize {
 }
 
 fn model() -> Vec<RelationSnapshot> {
-    let uuid = ModelUuid::parse("3cdca972-b819-4f03-8d90-9c7a36d234c9").unwrap();
-    (0..APPS)
-        .map(|a| {
-            let app = format!("app{a}");
-            let provider = ScrapeProvider::new(&[json!({"job_name": "pprof",
-                "static_configs": [{"targets": ["*:6060", "*:7070"], "labels": {"team": "t"}}]})])
-            .unwrap();
-            let topology = JujuTopology {
-                model: "bench".into(),
-                model_uuid: uuid.clone(),
-                application: app.clone(),
-                unit: format!("{app}/0"),
-                charm_name: "bench-charm".into(),
-            };
-            RelationSnapshot {
-                id: RelationId::new("profiling-endpoint", a),
-                remote_app: app.clone(),
-                app: provider.app_databag(&topology),
-                units: (0..UNITS_PER_APP)
-                    .map(|u| {
-                        let name = format!("{app}/{u}");
-                        let addr = format!("10.{}.{}.{}", a / 250, a % 250, u + 1);
-                        (name.clone(), ScrapeProvider::unit_databag(&name, &addr))
-                    })
-                    .collect(),
-            }
-        })
-        .collect()
+    parca_broker::bench::provider_relations(APPS, UNITS_PER_APP, false)
 }
 
 fn main() {

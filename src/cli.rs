@@ -53,6 +53,18 @@ pub enum Command {
         #[arg(long)]
         exit_after: Option<u64>,
     },
+    /// Measure the hook, fan-in, render and footprint figures (issue 9) and print one table.
+    Bench {
+        /// Skip K = 1,000 (about a minute less).
+        #[arg(long)]
+        quick: bool,
+        /// Also write `performance.md` (the table) and `hook-cost.svg` (the plot) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Folder with metadata.yaml and charm/config.yaml (the charm the simulator deploys).
+        #[arg(long, default_value = env!("CARGO_MANIFEST_DIR"))]
+        source: PathBuf,
+    },
     /// Run the broker service: status page, JSON API, http_sd discovery, metrics, target health.
     Serve {
         /// Listen address.
@@ -85,6 +97,9 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// A benchmark could not run (the simulator or the disk failed).
+    #[error("bench: {0}")]
+    Bench(String),
     /// A vector file is not a JSON list of vectors.
     #[error("{path} is not a vector file: {source}")]
     Parse {
@@ -257,4 +272,34 @@ pub fn run_demo(
         exit_after: exit_after.map(std::time::Duration::from_secs),
     })?;
     Ok(true)
+}
+
+/// `bench`: runs every measurement with this executable as the charm, prints the table; exit 1
+/// if a target is missed.
+pub fn run_bench(
+    quick: bool,
+    out: Option<PathBuf>,
+    source: PathBuf,
+    stdout: &mut dyn std::io::Write,
+) -> Result<bool, CliError> {
+    let io = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| CliError::Read { path, source }
+    };
+    let binary = std::env::current_exe()
+        .map_err(|e| CliError::Bench(format!("cannot find this executable: {e}")))?;
+    let work = std::env::temp_dir().join(format!("parca-broker-bench-{}", std::process::id()));
+    let report = crate::bench::run(&binary, &source, &work, quick)
+        .map_err(|e| CliError::Bench(e.to_string()))?;
+    let _ = std::fs::remove_dir_all(&work);
+    let table = report.table();
+    let _ = writeln!(stdout, "{table}");
+    if let Some(dir) = out {
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let md = dir.join("performance.md");
+        std::fs::write(&md, &table).map_err(io(&md))?;
+        let svg = dir.join("hook-cost.svg");
+        std::fs::write(&svg, report.plot()).map_err(io(&svg))?;
+    }
+    Ok(report.rows.iter().all(|r| r.pass != Some(false)))
 }

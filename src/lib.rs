@@ -9,6 +9,7 @@
 //! Where we differ from the Python libraries on purpose, it is a [`fixes::Fix`]; the
 //! [`conformance`] runner proves each difference against the recorded vectors.
 
+pub mod bench;
 pub mod cli;
 pub mod conformance;
 pub mod demo;

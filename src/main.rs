@@ -2,7 +2,9 @@
 //! Otherwise a command line tool. Exit status: 0 success, 1 failure, 2 bad input.
 
 use clap::Parser;
-use parca_broker::cli::{Cli, Command, run_check_config, run_demo, run_serve, run_vectors};
+use parca_broker::cli::{
+    Cli, Command, run_bench, run_check_config, run_demo, run_serve, run_vectors,
+};
 use parca_broker::juju::{JujuContext, ProcessRunner};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +33,9 @@ fn main() -> ExitCode {
             listen,
             exit_after,
         } => run_demo(out, listen, exit_after),
+        Command::Bench { quick, out, source } => {
+            run_bench(quick, out, source, &mut std::io::stdout().lock())
+        }
         Command::Serve {
             listen,
             state,

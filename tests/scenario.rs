@@ -475,8 +475,12 @@ fn a_failing_hook_discards_its_writes() {
         "parca-0.parca-endpoints.cos.svc.cluster.local:7993",
         "the failed hook's writes were discarded"
     );
+    // Juju retries the failed hook before any other (juju.md §5.5).
     m.clear_faults();
-    m.update_status("parca-broker").unwrap();
+    assert_eq!(m.failed_units(), ["parca-broker/0"]);
+    let retried = m.retry_failed().unwrap();
+    assert_eq!(retried[0].code, 0, "{}", retried[0].stderr);
+    assert!(m.failed_units().is_empty());
     assert_eq!(
         m.app_bag(w.agents[0], "parca-broker")["remote-store-address"],
         "new-store:7993"

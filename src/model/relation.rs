@@ -8,7 +8,9 @@ use std::fmt;
 pub type Databag = BTreeMap<String, String>;
 
 /// `<endpoint>:<id>` — how Juju names a relation.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct RelationId {
     /// The local endpoint name, e.g. `profiling-endpoint`.
     pub endpoint: String,
@@ -33,7 +35,7 @@ impl fmt::Display for RelationId {
 }
 
 /// Everything one relation shows the local unit.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RelationSnapshot {
     /// Which relation.
     pub id: RelationId,

@@ -18,6 +18,8 @@ pub const AGENT_ARGS: &str = "/etc/parca-broker/parca-agent.args";
 pub const STORE_TOKEN: &str = "/etc/parca-broker/store-token";
 /// Where the service reads the broker's state.
 pub const STATE_FILE: &str = "/var/lib/parca-broker/state.json";
+/// What the unit last read from its relations (see `reconcile::cache`), mode 0600.
+pub const CACHE_FILE: &str = "/var/lib/parca-broker/remote-cache.json";
 
 /// `root` + an absolute logical path.
 pub fn under(root: &Path, path: &str) -> PathBuf {

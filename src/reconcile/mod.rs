@@ -2,6 +2,7 @@
 //! observe (reads only) → plan (pure) → apply (only the differences; status last).
 
 pub mod apply;
+pub mod cache;
 pub mod config;
 pub mod files;
 pub mod observe;
@@ -40,25 +41,35 @@ pub fn run(ctx: JujuContext, runner: &dyn ToolRunner, root: &Path) -> Result<(),
         tools.juju_log(LogLevel::Debug, &format!("ignoring hook {name}"))?;
         return Ok(());
     }
-    let hostname = hostname::get()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let event = ctx.dispatch.to_string();
-    let observed = observe::observe(ctx, tools, root, hostname)?;
+    let now_unix = now_unix();
+    let observed = observe::observe(ctx, tools, root, hostname(), now_unix)?;
     let started = std::time::Instant::now();
     let plan = plan::plan(&observed);
     let render_seconds = started.elapsed().as_secs_f64();
     let applied = apply::apply(&plan, runner, root)?;
     let note = snapshot::ReconcileNote {
         event,
-        at_unix: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        at_unix: now_unix,
         render_seconds,
         files_written: applied.files_written,
     };
     notify_service(&plan.listen_address, &note);
     Ok(())
+}
+
+/// This machine's host name (the last-resort unit address).
+pub fn hostname() -> String {
+    hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Tells a running service that a hook finished (best effort: a service that is down, slow or

@@ -1,23 +1,59 @@
-//! Observe: one pass of reads through the hook tools and the files we own → [`Observed`].
-//! No writes here. A relation being broken is left out, as Juju's `relation-ids` does.
+//! Observe: the reads through the hook tools and the files we own → [`Observed`]. No writes
+//! here. A relation being broken is left out, as Juju's `relation-ids` does.
+//!
+//! Which reads a hook makes is decided here, and only here (issue 9):
+//!
+//! * **Full read** (every relation, every remote unit, our own bags, `network-get`) on
+//!   `install`, `start`, `config-changed`, `upgrade-charm`, `leader-elected`; when the
+//!   [`cache`](super::cache) is missing, unreadable, of another schema, build or unit; when it
+//!   disagrees with `relation-ids`/`relation-list` as read now; and on `update-status` when the
+//!   last full read is older than [`MAX_AGE_SECONDS`](super::cache::MAX_AGE_SECONDS).
+//! * **Incremental** otherwise. A `profiling-endpoint` hook reads that endpoint's
+//!   `relation-ids`, the relation's `relation-list`, the remote unit's bag (joined/changed) and
+//!   the remote app bag; every other relation comes from the cache. An upstream-store hook reads
+//!   the store relations and our bags toward the agents (the relay may change). An agents or
+//!   self-profiling hook reads that endpoint's relations and our bags there. Every other hook
+//!   (`update-status`, `leader-settings-changed`, `stop`, actions, …) reads only the four
+//!   endpoints' `relation-ids`, as a consistency check. Our own bags are read only where the hook
+//!   may need to write them; elsewhere they are `None` and plan writes nothing there.
 
+use super::cache::{CacheMiss, RemoteCache, RemoteEnd};
 use super::{AGENTS, PROFILING, SELF_PROFILING, UPSTREAM, files};
-use crate::juju::{Dispatch, JujuContext, ToolError, Tools};
+use crate::interfaces::RelationEvent;
+use crate::juju::{Dispatch, Event, JujuContext, ToolError, Tools};
 use crate::model::{Databag, RelationId, RelationSnapshot};
 use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// A relation where we are the writer: our own bags as they are now.
+/// Our own bags on a relation where we write, as read in this hook.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OwnBags {
+    /// Our app bag (read only as leader; empty otherwise).
+    pub app: Databag,
+    /// Our unit bag.
+    pub unit: Databag,
+}
+
+/// A relation where we are the writer.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LocalRelation {
     /// The relation.
     pub id: RelationId,
     /// The remote application.
     pub remote_app: String,
-    /// Our app bag (read only as leader; empty otherwise).
-    pub app_bag: Databag,
-    /// Our unit bag.
-    pub unit_bag: Databag,
+    /// Our bags as read in this hook; `None` when this hook has no reason to write them (nothing
+    /// they depend on can have changed), so they were not read and plan writes nothing here.
+    pub bags: Option<OwnBags>,
+}
+
+/// How much this hook read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReadScope {
+    /// `Some(why)` for a full read; `None` for an incremental one.
+    pub full_reason: Option<String>,
+    /// When the cache this hook found was last fully refreshed (`None`: no usable cache).
+    pub previous_full_read_at: Option<u64>,
 }
 
 /// Everything a hook knows, read once.
@@ -45,6 +81,10 @@ pub struct Observed {
     pub files: Vec<(String, Option<Vec<u8>>)>,
     /// Action parameters, when an action runs.
     pub action_params: Option<Map<String, Value>>,
+    /// Full or incremental read.
+    pub read: ReadScope,
+    /// Unix time at the start of the hook (for the cache's age only; nothing rendered uses it).
+    pub now_unix: u64,
 }
 
 impl Observed {
@@ -57,97 +97,31 @@ impl Observed {
     }
 }
 
-/// Reads everything. `root` prefixes every file path (`/` under Juju).
+/// The relation data a hook works from.
+struct Relations {
+    scrape: Vec<RelationSnapshot>,
+    upstream: Vec<RelationSnapshot>,
+    agents: Vec<LocalRelation>,
+    self_profiling: Vec<LocalRelation>,
+    network_address: Option<String>,
+}
+
+/// Reads what this hook needs. `root` prefixes every file path (`/` under Juju).
 pub fn observe(
     ctx: JujuContext,
     tools: Tools<'_>,
     root: &Path,
     hostname: String,
+    now_unix: u64,
 ) -> Result<Observed, ToolError> {
     let leader = tools.is_leader()?;
     let config = tools.config_get()?;
-    let broken = match &ctx.dispatch {
-        Dispatch::Hook(event) => event.broken_relation().cloned(),
-        Dispatch::Action(_) => None,
-    };
-    let live = |endpoint: &str| -> Result<Vec<RelationId>, ToolError> {
-        let mut ids = tools.relation_ids(endpoint)?;
-        ids.retain(|id| Some(id) != broken.as_ref());
-        Ok(ids)
-    };
-
-    // The remote application of a relation and its app bag (empty until it has one).
-    let remote = |id: &RelationId| -> Result<(String, Databag), ToolError> {
-        let remote_app = tools.relation_remote_app(id)?.unwrap_or_default();
-        let app = if remote_app.is_empty() {
-            Databag::new()
-        } else {
-            tools.relation_get_app(id, &remote_app)?
-        };
-        Ok((remote_app, app))
-    };
-
-    let mut scrape = Vec::new();
-    for id in live(PROFILING)? {
-        let (remote_app, app) = remote(&id)?;
-        let mut units = std::collections::BTreeMap::new();
-        for unit in tools.relation_list(&id)? {
-            let bag = tools.relation_get_unit(&id, &unit)?;
-            units.insert(unit, bag);
-        }
-        scrape.push(RelationSnapshot {
-            id,
-            remote_app,
-            app,
-            units,
-        });
-    }
-
-    let mut upstream = Vec::new();
-    for id in live(UPSTREAM)? {
-        let (remote_app, app) = remote(&id)?;
-        upstream.push(RelationSnapshot {
-            id,
-            remote_app,
-            app,
-            units: Default::default(),
-        });
-    }
-
-    let local = |endpoint: &str| -> Result<Vec<LocalRelation>, ToolError> {
-        live(endpoint)?
-            .into_iter()
-            .map(|id| {
-                let remote_app = tools.relation_remote_app(&id)?.unwrap_or_default();
-                // A non-leader may not read its own app bag (permission denied): leave it empty.
-                let app_bag = if leader {
-                    tools.relation_get_app(&id, &ctx.app)?
-                } else {
-                    Databag::new()
-                };
-                let unit_bag = tools.relation_get_unit(&id, &ctx.unit)?;
-                Ok(LocalRelation {
-                    id,
-                    remote_app,
-                    app_bag,
-                    unit_bag,
-                })
-            })
-            .collect()
-    };
-    let agents = local(AGENTS)?;
-    let self_profiling = local(SELF_PROFILING)?;
-
-    // Our address on the network (for self-profiling and http_sd URLs); the binding exists
-    // whether or not the endpoint is related.
-    let info = tools.network_get(SELF_PROFILING, None)?;
-    let network_address = info.ingress_address.or(info.bind_address);
     let action_params = match &ctx.dispatch {
         Dispatch::Action(_) => Some(tools.action_get()?),
         Dispatch::Hook(_) => None,
     };
     let (charm_config, _) = super::config::CharmConfig::decode(&config);
-    let files = [
+    let files: Vec<(String, Option<Vec<u8>>)> = [
         charm_config.config_file.clone(),
         files::SYSTEMD_UNIT.to_owned(),
         charm_config.base_config_file.clone(),
@@ -155,6 +129,7 @@ pub fn observe(
         files::AGENT_ARGS.to_owned(),
         files::STORE_TOKEN.to_owned(),
         files::STATE_FILE.to_owned(),
+        files::CACHE_FILE.to_owned(),
     ]
     .into_iter()
     .filter(|path| !path.is_empty())
@@ -163,17 +138,347 @@ pub fn observe(
         (path, content)
     })
     .collect();
+    let cache_bytes = files
+        .iter()
+        .find(|(p, _)| p == files::CACHE_FILE)
+        .and_then(|(_, c)| c.as_deref());
+    let cache = RemoteCache::load(cache_bytes, &ctx.unit);
+    let previous_full_read_at = cache.as_ref().ok().map(|c| c.full_read_at);
+    let reader = Reader {
+        tools,
+        ctx: &ctx,
+        leader,
+    };
+    let (relations, full_reason) = match full_read_reason(&ctx.dispatch, &cache, now_unix) {
+        Some(reason) => (reader.read_all()?, Some(reason)),
+        None => {
+            // full_read_reason is None only for a usable cache.
+            let cache = cache.map_err(|_| ToolError::BadOutput {
+                tool: "cache".into(),
+                reason: "unusable cache taken as usable".into(),
+            })?;
+            match reader.read_incremental(cache)? {
+                Ok(relations) => (relations, None),
+                Err(inconsistency) => (reader.read_all()?, Some(inconsistency)),
+            }
+        }
+    };
     Ok(Observed {
         ctx,
         leader,
         config,
-        scrape,
-        upstream,
-        agents,
-        self_profiling,
-        network_address,
+        scrape: relations.scrape,
+        upstream: relations.upstream,
+        agents: relations.agents,
+        self_profiling: relations.self_profiling,
+        network_address: relations.network_address,
         hostname,
         files,
         action_params,
+        read: ReadScope {
+            full_reason,
+            previous_full_read_at,
+        },
+        now_unix,
     })
+}
+
+/// Why this hook must read everything, or `None` if the cache may serve it.
+fn full_read_reason(
+    dispatch: &Dispatch,
+    cache: &Result<RemoteCache, CacheMiss>,
+    now_unix: u64,
+) -> Option<String> {
+    let cache = match cache {
+        Ok(cache) => cache,
+        Err(miss) => return Some(miss.to_string()),
+    };
+    match dispatch {
+        Dispatch::Hook(
+            event @ (Event::Install
+            | Event::Start
+            | Event::ConfigChanged
+            | Event::UpgradeCharm
+            | Event::LeaderElected),
+        ) => Some(Dispatch::Hook(event.clone()).to_string()),
+        Dispatch::Hook(Event::UpdateStatus) if cache.is_stale(now_unix) => Some(format!(
+            "last full read over {} s ago",
+            super::cache::MAX_AGE_SECONDS
+        )),
+        _ => None,
+    }
+}
+
+struct Reader<'a> {
+    tools: Tools<'a>,
+    ctx: &'a JujuContext,
+    leader: bool,
+}
+
+impl Reader<'_> {
+    /// The relation broken in this hook, which counts as gone.
+    fn broken(&self) -> Option<&RelationId> {
+        match &self.ctx.dispatch {
+            Dispatch::Hook(event) => event.broken_relation(),
+            Dispatch::Action(_) => None,
+        }
+    }
+
+    /// `relation-ids` of an endpoint, without the relation being broken.
+    fn live(&self, endpoint: &str) -> Result<Vec<RelationId>, ToolError> {
+        let mut ids = self.tools.relation_ids(endpoint)?;
+        ids.retain(|id| Some(id) != self.broken());
+        Ok(ids)
+    }
+
+    /// A relation's remote application and its app bag (empty until it has one).
+    fn remote(&self, id: &RelationId) -> Result<(String, Databag), ToolError> {
+        let remote_app = self.tools.relation_remote_app(id)?.unwrap_or_default();
+        let app = self.app_bag(id, &remote_app)?;
+        Ok((remote_app, app))
+    }
+
+    fn app_bag(&self, id: &RelationId, app: &str) -> Result<Databag, ToolError> {
+        if app.is_empty() {
+            Ok(Databag::new())
+        } else {
+            self.tools.relation_get_app(id, app)
+        }
+    }
+
+    /// One profiling relation, every unit.
+    fn scrape_relation(&self, id: RelationId) -> Result<RelationSnapshot, ToolError> {
+        let (remote_app, app) = self.remote(&id)?;
+        let mut units = BTreeMap::new();
+        for unit in self.tools.relation_list(&id)? {
+            let bag = self.tools.relation_get_unit(&id, &unit)?;
+            units.insert(unit, bag);
+        }
+        Ok(RelationSnapshot {
+            id,
+            remote_app,
+            app,
+            units,
+        })
+    }
+
+    fn upstream(&self) -> Result<Vec<RelationSnapshot>, ToolError> {
+        self.live(UPSTREAM)?
+            .into_iter()
+            .map(|id| {
+                let (remote_app, app) = self.remote(&id)?;
+                Ok(RelationSnapshot {
+                    id,
+                    remote_app,
+                    app,
+                    units: BTreeMap::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// The relations of an endpoint where we write, with our bags.
+    fn local(&self, endpoint: &str) -> Result<Vec<LocalRelation>, ToolError> {
+        self.live(endpoint)?
+            .into_iter()
+            .map(|id| {
+                let remote_app = self.tools.relation_remote_app(&id)?.unwrap_or_default();
+                // A non-leader may not read its own app bag (permission denied): leave it empty.
+                let app = if self.leader {
+                    self.tools.relation_get_app(&id, &self.ctx.app)?
+                } else {
+                    Databag::new()
+                };
+                let unit = self.tools.relation_get_unit(&id, &self.ctx.unit)?;
+                Ok(LocalRelation {
+                    id,
+                    remote_app,
+                    bags: Some(OwnBags { app, unit }),
+                })
+            })
+            .collect()
+    }
+
+    /// Our address on the network (for self-profiling and http_sd URLs); the binding exists
+    /// whether or not the endpoint is related.
+    fn network_address(&self) -> Result<Option<String>, ToolError> {
+        let info = self.tools.network_get(SELF_PROFILING, None)?;
+        Ok(info.ingress_address.or(info.bind_address))
+    }
+
+    fn read_all(&self) -> Result<Relations, ToolError> {
+        let scrape = self
+            .live(PROFILING)?
+            .into_iter()
+            .map(|id| self.scrape_relation(id))
+            .collect::<Result<_, _>>()?;
+        Ok(Relations {
+            scrape,
+            upstream: self.upstream()?,
+            agents: self.local(AGENTS)?,
+            self_profiling: self.local(SELF_PROFILING)?,
+            network_address: self.network_address()?,
+        })
+    }
+
+    /// The cache updated with what this hook's event can have changed. `Ok(Err(why))` when the
+    /// cache disagrees with what Juju says now: the caller reads everything.
+    fn read_incremental(&self, cache: RemoteCache) -> Result<Result<Relations, String>, ToolError> {
+        let cached_ends = |ends: &[RemoteEnd]| -> Vec<LocalRelation> {
+            ends.iter()
+                .map(|end| LocalRelation {
+                    id: end.id.clone(),
+                    remote_app: end.remote_app.clone(),
+                    bags: None,
+                })
+                .collect()
+        };
+        let mut relations = Relations {
+            agents: cached_ends(&cache.agents),
+            self_profiling: cached_ends(&cache.self_profiling),
+            scrape: cache.scrape,
+            upstream: cache.upstream,
+            network_address: cache.network_address,
+        };
+        let relation_event = match &self.ctx.dispatch {
+            Dispatch::Hook(Event::Relation {
+                relation,
+                kind,
+                remote_app,
+                remote_unit,
+                departing_unit,
+            }) => Some((relation, *kind, remote_app, remote_unit, departing_unit)),
+            _ => None,
+        };
+        let Some((relation, kind, remote_app, remote_unit, departing_unit)) = relation_event else {
+            // Not a relation hook: check the cache against every endpoint's relation-ids.
+            let checks: [(&str, Vec<&RelationId>); 4] = [
+                (PROFILING, relations.scrape.iter().map(|r| &r.id).collect()),
+                (UPSTREAM, relations.upstream.iter().map(|r| &r.id).collect()),
+                (AGENTS, relations.agents.iter().map(|r| &r.id).collect()),
+                (
+                    SELF_PROFILING,
+                    relations.self_profiling.iter().map(|r| &r.id).collect(),
+                ),
+            ];
+            for (endpoint, cached) in checks {
+                if let Some(why) = self.ids_differ(endpoint, cached, None)? {
+                    return Ok(Err(why));
+                }
+            }
+            return Ok(Ok(relations));
+        };
+        match relation.endpoint.as_str() {
+            PROFILING => {
+                let cached = relations.scrape.iter().map(|r| &r.id).collect();
+                let adding = (kind == RelationEvent::Created).then_some(relation);
+                if let Some(why) = self.ids_differ(PROFILING, cached, adding)? {
+                    return Ok(Err(why));
+                }
+                if kind == RelationEvent::Broken {
+                    relations.scrape.retain(|r| &r.id != relation);
+                    return Ok(Ok(relations));
+                }
+                // Relations are kept in id order, as relation-ids gives them.
+                let position = match relations.scrape.binary_search_by(|r| r.id.cmp(relation)) {
+                    Ok(position) => position,
+                    Err(position) => {
+                        relations.scrape.insert(
+                            position,
+                            RelationSnapshot {
+                                id: relation.clone(),
+                                ..Default::default()
+                            },
+                        );
+                        position
+                    }
+                };
+                if let Err(why) = self.update_scrape_relation(
+                    &mut relations.scrape[position],
+                    kind,
+                    remote_app,
+                    remote_unit.as_deref(),
+                    departing_unit.as_deref(),
+                )? {
+                    return Ok(Err(why));
+                }
+            }
+            // A store change is relayed to the agents: read our bags there too.
+            UPSTREAM => {
+                relations.upstream = self.upstream()?;
+                relations.agents = self.local(AGENTS)?;
+            }
+            AGENTS => relations.agents = self.local(AGENTS)?,
+            SELF_PROFILING => {
+                relations.self_profiling = self.local(SELF_PROFILING)?;
+                relations.network_address = self.network_address()?;
+            }
+            other => return Ok(Err(format!("a hook of unknown endpoint {other}"))),
+        }
+        // Every other endpoint's relations stay as cached: a relation created or broken there
+        // runs its own hook, which reads that endpoint.
+        Ok(Ok(relations))
+    }
+
+    /// `Some(why)` when `relation-ids` of `endpoint` (without a broken relation) is not the
+    /// cached set plus `adding`.
+    fn ids_differ(
+        &self,
+        endpoint: &str,
+        cached: Vec<&RelationId>,
+        adding: Option<&RelationId>,
+    ) -> Result<Option<String>, ToolError> {
+        let now: BTreeSet<RelationId> = self.live(endpoint)?.into_iter().collect();
+        let mut expected: BTreeSet<RelationId> = cached.into_iter().cloned().collect();
+        expected.extend(adding.cloned());
+        if let Some(broken) = self.broken() {
+            expected.remove(broken);
+        }
+        Ok((now != expected).then(|| format!("relation-ids of {endpoint} differ from the cache")))
+    }
+
+    /// Brings one cached profiling relation up to date for a relation event on it: membership,
+    /// the remote unit's bag and the app bag. `Ok(Err(why))` when the cache disagrees.
+    fn update_scrape_relation(
+        &self,
+        entry: &mut RelationSnapshot,
+        kind: RelationEvent,
+        remote_app: &str,
+        remote_unit: Option<&str>,
+        departing_unit: Option<&str>,
+    ) -> Result<Result<(), String>, ToolError> {
+        if !remote_app.is_empty() && remote_app != entry.remote_app {
+            if !entry.remote_app.is_empty() {
+                return Ok(Err(format!(
+                    "{}: remote app {remote_app}, cached {}",
+                    entry.id, entry.remote_app
+                )));
+            }
+            entry.remote_app = remote_app.to_owned();
+        }
+        let members: BTreeSet<String> = self.tools.relation_list(&entry.id)?.into_iter().collect();
+        let mut expected: BTreeSet<String> = entry.units.keys().cloned().collect();
+        match kind {
+            RelationEvent::Joined => expected.extend(remote_unit.map(str::to_owned)),
+            RelationEvent::Departed => {
+                if let Some(gone) = departing_unit.or(remote_unit) {
+                    expected.remove(gone);
+                    entry.units.remove(gone);
+                }
+            }
+            RelationEvent::Created | RelationEvent::Changed | RelationEvent::Broken => {}
+        }
+        if members != expected {
+            return Ok(Err(format!(
+                "{}: relation-list differs from the cache",
+                entry.id
+            )));
+        }
+        if let (RelationEvent::Joined | RelationEvent::Changed, Some(unit)) = (kind, remote_unit) {
+            let bag = self.tools.relation_get_unit(&entry.id, unit)?;
+            entry.units.insert(unit.to_owned(), bag);
+        }
+        entry.app = self.app_bag(&entry.id, &entry.remote_app)?;
+        Ok(Ok(()))
+    }
 }

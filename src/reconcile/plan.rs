@@ -366,6 +366,8 @@ pub fn plan(observed: &Observed) -> Plan {
         });
     }
 
+    files.extend(super::cache::cache_write(observed));
+
     let mut logs: Vec<(LogLevel, String)> = problems
         .iter()
         .map(|p| (LogLevel::Warning, p.clone()))
@@ -379,8 +381,12 @@ pub fn plan(observed: &Observed) -> Plan {
     logs.push((
         LogLevel::Info,
         format!(
-            "reconciled {}: {targets} targets from {} apps in {} jobs, {} dropped, {} relation writes, {} files written, parca.yaml {}",
+            "reconciled {} ({}): {targets} targets from {} apps in {} jobs, {} dropped, {} relation writes, {} files written, parca.yaml {}",
             observed.ctx.dispatch,
+            match &observed.read.full_reason {
+                Some(reason) => format!("full read: {reason}"),
+                None => "incremental read".to_owned(),
+            },
             apps.len(),
             jobs.len(),
             rejections.len(),
@@ -417,19 +423,10 @@ pub fn plan(observed: &Observed) -> Plan {
     }
 }
 
-/// The service's view of this plan.
-fn snapshot(
-    observed: &Observed,
-    config: &CharmConfig,
-    status: &(StatusKind, String),
-    jobs: &[ScrapeJob],
-    rejections: &[Rejection],
-    store: &StoreSource,
-    parca_yaml: &str,
-) -> BrokerSnapshot {
+/// The service's view of the rendered jobs.
+pub fn job_views(jobs: &[ScrapeJob]) -> Vec<JobView> {
     let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-    let jobs = jobs
-        .iter()
+    jobs.iter()
         .map(|job| JobView {
             name: job.job_name.clone(),
             app: job.app.clone(),
@@ -461,7 +458,20 @@ fn snapshot(
                 })
                 .collect(),
         })
-        .collect();
+        .collect()
+}
+
+/// The service's view of this plan.
+fn snapshot(
+    observed: &Observed,
+    config: &CharmConfig,
+    status: &(StatusKind, String),
+    jobs: &[ScrapeJob],
+    rejections: &[Rejection],
+    store: &StoreSource,
+    parca_yaml: &str,
+) -> BrokerSnapshot {
+    let jobs = job_views(jobs);
     let dropped = rejections
         .iter()
         .map(|r| DroppedView {
@@ -605,11 +615,11 @@ fn push_diff(
     desired: &Databag,
     managed: &[&str],
 ) {
-    let current = if app {
-        &relation.app_bag
-    } else {
-        &relation.unit_bag
+    // Not read in this hook: nothing it depends on changed, so there is nothing to write.
+    let Some(bags) = &relation.bags else {
+        return;
     };
+    let current = if app { &bags.app } else { &bags.unit };
     let changes: Databag = managed
         .iter()
         .filter_map(|key| {

@@ -114,6 +114,11 @@ pub struct HookContext {
     pub systemctl: Vec<Vec<String>>,
     /// Every tool invocation: tool name then arguments.
     pub calls: Vec<Vec<String>>,
+    /// The hook process's peak resident memory (KiB), as the tool processes saw it (`VmHWM` of
+    /// their parent at each call; the last call is `status-set`, after all the work). 0 in
+    /// process mode.
+    #[serde(default)]
+    pub hook_peak_rss_kib: u64,
 }
 
 impl HookContext {

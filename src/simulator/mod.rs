@@ -8,6 +8,7 @@
 //! Other applications are "remote" apps whose databags tests set directly.
 
 pub mod context;
+mod in_process;
 pub mod tool;
 
 use crate::model::Databag;
@@ -132,6 +133,8 @@ pub struct HookRun {
     pub stderr: String,
     /// The context after the hook (tool calls, pending writes, logs).
     pub context: HookContext,
+    /// Wall time of the hook, tool calls included.
+    pub elapsed: std::time::Duration,
 }
 
 /// The outcome of an action.
@@ -145,9 +148,13 @@ pub struct ActionRun {
     pub code: i32,
 }
 
+#[derive(Debug, Clone)]
 struct HookSpec {
     name: String,
     relation: Option<u64>,
+    /// Our endpoint and the remote app of `relation`, fixed at the first run so that a retried
+    /// hook of a relation removed since (broken) still gets its environment.
+    relation_env: Option<(String, String)>,
     remote_unit: Option<String>,
     departing: Option<String>,
     broken: bool,
@@ -159,6 +166,7 @@ impl HookSpec {
         HookSpec {
             name: name.to_owned(),
             relation: None,
+            relation_env: None,
             remote_unit: None,
             departing: None,
             broken: false,
@@ -184,6 +192,13 @@ pub struct Model {
     next_address: u32,
     runs: Vec<HookRun>,
     faults: BTreeMap<(String, String), Fault>,
+    /// Per unit: the hooks that failed, in order, to be retried (juju.md §5.5). Juju would not
+    /// run later hooks of that unit until the retry succeeds; the simulator runs them (they see
+    /// the same model) and queues each one that fails, so [`Model::retry_failed`] replays the
+    /// failed ones in order.
+    failed: BTreeMap<String, Vec<HookSpec>>,
+    /// Run hooks in this process instead of as the `dispatch` binary (see [`Model::in_process`]).
+    in_process: bool,
 }
 
 impl Model {
@@ -217,12 +232,23 @@ impl Model {
             next_address: 10,
             runs: Vec::new(),
             faults: BTreeMap::new(),
+            failed: BTreeMap::new(),
+            in_process: false,
         })
     }
 
     fn new_address(&mut self) -> String {
         self.next_address += 1;
-        format!("10.0.0.{}", self.next_address)
+        let n = self.next_address;
+        format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+    }
+
+    /// Runs every later hook inside this process (the charm's `reconcile::run` with the hook
+    /// tools answered from memory) instead of executing `dispatch` and one process per tool
+    /// call. Same environment, same tool semantics, same commit rule; for property tests and
+    /// for measuring a hook without the cost of process starts. Off by default.
+    pub fn in_process(&mut self, on: bool) {
+        self.in_process = on;
     }
 
     fn app(&self, name: &str) -> Result<&App> {
@@ -408,6 +434,7 @@ impl Model {
                 departing: departing.map(str::to_owned),
                 broken: kind == "broken",
                 action: None,
+                relation_env: None,
             },
         )
     }
@@ -719,9 +746,39 @@ impl Model {
         );
     }
 
+    /// Retries every unit's failed hooks once, as Juju's automatic retry (or `juju resolve`)
+    /// does; the hook runs again with the model as it is now. Returns the runs.
+    pub fn retry_failed(&mut self) -> Result<Vec<HookRun>> {
+        let failed = std::mem::take(&mut self.failed);
+        let mut runs = Vec::new();
+        for (unit, specs) in failed {
+            for spec in specs {
+                runs.push(self.run_hook(&unit, spec)?);
+            }
+        }
+        Ok(runs)
+    }
+
+    /// Units whose last hook failed and waits for a retry.
+    pub fn failed_units(&self) -> Vec<String> {
+        self.failed.keys().cloned().collect()
+    }
+
     /// Removes all injected faults.
     pub fn clear_faults(&mut self) {
         self.faults.clear();
+    }
+
+    /// The units of an application, in unit-number order.
+    pub fn units(&self, app: &str) -> Vec<String> {
+        self.units_of(app)
+    }
+
+    /// Is `unit` its application's leader?
+    pub fn is_leader(&self, unit: &str) -> bool {
+        self.apps
+            .get(&app_of(unit))
+            .is_some_and(|a| a.leader == Some(unit_number(unit)))
     }
 
     /// Every hook run so far.
@@ -851,8 +908,119 @@ impl Model {
         })
     }
 
-    fn run_hook(&mut self, unit: &str, spec: HookSpec) -> Result<HookRun> {
+    /// The environment Juju gives `dispatch` for this hook (juju.md §2).
+    fn hook_env(
+        &self,
+        unit: &str,
+        spec: &HookSpec,
+        context: &HookContext,
+        context_path: &Path,
+        dispatch_path: &str,
+    ) -> Vec<(&'static str, String)> {
+        let unit_dir = self.dir.join("units").join(unit.replace('/', "-"));
+        let charm_dir = unit_dir.join("charm");
+        let hook_name = if spec.action.is_some() {
+            String::new()
+        } else {
+            spec.name.clone()
+        };
+        let mut env: Vec<(&'static str, String)> = vec![
+            ("JUJU_DISPATCH_PATH", dispatch_path.to_owned()),
+            ("JUJU_HOOK_NAME", hook_name),
+            ("JUJU_UNIT_NAME", unit.to_owned()),
+            ("JUJU_MODEL_NAME", self.name.clone()),
+            ("JUJU_MODEL_UUID", self.uuid.clone()),
+            ("JUJU_VERSION", JUJU_VERSION.to_owned()),
+            ("JUJU_CHARM_DIR", charm_dir.display().to_string()),
+            ("CHARM_DIR", charm_dir.display().to_string()),
+            (
+                "JUJU_CONTEXT_ID",
+                format!("{unit}-{}-{}", spec.name, self.runs.len()),
+            ),
+            (
+                "JUJU_AGENT_SOCKET_ADDRESS",
+                context_path.display().to_string(),
+            ),
+            ("JUJU_AGENT_SOCKET_NETWORK", "unix".to_owned()),
+            ("JUJU_API_ADDRESSES", "10.0.0.1:17070".to_owned()),
+            ("JUJU_MACHINE_ID", unit_number(unit).to_string()),
+            ("JUJU_PRINCIPAL_UNIT", String::new()),
+            ("JUJU_AVAILABILITY_ZONE", String::new()),
+            ("CLOUD_API_VERSION", String::new()),
+            ("JUJU_CHARM_HTTP_PROXY", String::new()),
+            ("JUJU_CHARM_HTTPS_PROXY", String::new()),
+            ("JUJU_CHARM_FTP_PROXY", String::new()),
+            ("JUJU_CHARM_NO_PROXY", String::new()),
+            (
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.tools_dir.display()),
+            ),
+            ("LANG", "C.UTF-8".to_owned()),
+            ("TERM", "tmux-256color".to_owned()),
+            ("DEBIAN_FRONTEND", "noninteractive".to_owned()),
+            ("APT_LISTCHANGES_FRONTEND", "none".to_owned()),
+            (
+                "PARCA_BROKER_ROOT",
+                unit_dir.join("root").display().to_string(),
+            ),
+        ];
+        let relation = spec.relation.and_then(|id| {
+            let (endpoint, remote_app) = match (&spec.relation_env, context.relations.get(&id)) {
+                (Some(fixed), _) => fixed.clone(),
+                (None, Some(rel)) => (rel.endpoint.clone(), rel.remote_app.clone()),
+                (None, None) => return None,
+            };
+            Some((id, endpoint, remote_app))
+        });
+        if let Some((id, endpoint, remote_app)) = relation {
+            env.push(("JUJU_RELATION", endpoint.clone()));
+            env.push(("JUJU_RELATION_ID", format!("{endpoint}:{id}")));
+            env.push(("JUJU_REMOTE_APP", remote_app));
+            env.push((
+                "JUJU_REMOTE_UNIT",
+                spec.remote_unit.clone().unwrap_or_default(),
+            ));
+            if let Some(departing) = &spec.departing {
+                env.push(("JUJU_DEPARTING_UNIT", departing.clone()));
+            }
+        }
+        if let Some(action) = &spec.action {
+            let n = self.runs.len();
+            env.push(("JUJU_ACTION_NAME", action.name.clone()));
+            env.push(("JUJU_ACTION_UUID", n.to_string()));
+            env.push(("JUJU_ACTION_TAG", format!("action-{n}")));
+        }
+        env
+    }
+
+    /// What a full reconcile of `unit` would do now, without doing it: `config-changed` (which
+    /// always reads everything) is observed and planned in this process against the unit's
+    /// files and the model's data; nothing is written or committed. An incrementally
+    /// maintained unit is correct when this plan writes nothing and sets the status it has.
+    pub fn probe_full_reconcile(&self, unit: &str) -> Result<crate::reconcile::plan::Plan> {
+        let spec = HookSpec::plain("config-changed");
         let context = self.context_for(unit, &spec)?;
+        let unit_dir = self.dir.join("units").join(unit.replace('/', "-"));
+        let env = self.hook_env(
+            unit,
+            &spec,
+            &context,
+            &unit_dir.join("probe-context.json"),
+            "hooks/config-changed",
+        );
+        in_process::plan_only(&env, context, &unit_dir.join("root"))
+            .map_err(|e| SimError::Usage(format!("full reconcile probe of {unit}: {e}")))
+    }
+
+    fn run_hook(&mut self, unit: &str, mut spec: HookSpec) -> Result<HookRun> {
+        let context = self.context_for(unit, &spec)?;
+        if let (Some(id), None) = (spec.relation, &spec.relation_env) {
+            let rel = context
+                .relations
+                .get(&id)
+                .ok_or_else(|| SimError::Usage(format!("no relation {id} for {unit}")))?;
+            spec.relation_env = Some((rel.endpoint.clone(), rel.remote_app.clone()));
+        }
         let unit_dir = self.dir.join("units").join(unit.replace('/', "-"));
         let charm_dir = unit_dir.join("charm");
         std::fs::create_dir_all(&charm_dir)?;
@@ -861,80 +1029,49 @@ impl Model {
             std::os::unix::fs::symlink(&self.charm_binary, &dispatch)?;
         }
         let context_path = unit_dir.join(format!("context-{}.json", self.runs.len()));
-        context.save(&context_path)?;
+        if !self.in_process {
+            // The tool processes find the context through this file.
+            context.save(&context_path)?;
+        }
 
-        let (dispatch_path, hook_name) = match &spec.action {
-            Some(action) => (format!("actions/{}", action.name), String::new()),
-            None => (format!("hooks/{}", spec.name), spec.name.clone()),
+        let dispatch_path = match &spec.action {
+            Some(action) => format!("actions/{}", action.name),
+            None => format!("hooks/{}", spec.name),
         };
-        let mut command = Command::new(&dispatch);
-        command
-            .env_clear()
-            .current_dir(&charm_dir)
-            .env("JUJU_DISPATCH_PATH", &dispatch_path)
-            .env("JUJU_HOOK_NAME", &hook_name)
-            .env("JUJU_UNIT_NAME", unit)
-            .env("JUJU_MODEL_NAME", &self.name)
-            .env("JUJU_MODEL_UUID", &self.uuid)
-            .env("JUJU_VERSION", JUJU_VERSION)
-            .env("JUJU_CHARM_DIR", &charm_dir)
-            .env("CHARM_DIR", &charm_dir)
-            .env(
-                "JUJU_CONTEXT_ID",
-                format!("{unit}-{}-{}", spec.name, self.runs.len()),
+        let env = self.hook_env(unit, &spec, &context, &context_path, &dispatch_path);
+        let started = std::time::Instant::now();
+        let (code, stdout, stderr, after) = if self.in_process {
+            in_process::run_hook(&env, context, &unit_dir.join("root"))
+        } else {
+            let output = Command::new(&dispatch)
+                .env_clear()
+                .current_dir(&charm_dir)
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .output()?;
+            (
+                output.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+                String::from_utf8_lossy(&output.stderr).into_owned(),
+                HookContext::load(&context_path)?,
             )
-            .env("JUJU_AGENT_SOCKET_ADDRESS", &context_path)
-            .env("JUJU_AGENT_SOCKET_NETWORK", "unix")
-            .env("JUJU_API_ADDRESSES", "10.0.0.1:17070")
-            .env("JUJU_MACHINE_ID", unit_number(unit).to_string())
-            .env("JUJU_PRINCIPAL_UNIT", "")
-            .env("JUJU_AVAILABILITY_ZONE", "")
-            .env("CLOUD_API_VERSION", "")
-            .env("JUJU_CHARM_HTTP_PROXY", "")
-            .env("JUJU_CHARM_HTTPS_PROXY", "")
-            .env("JUJU_CHARM_FTP_PROXY", "")
-            .env("JUJU_CHARM_NO_PROXY", "")
-            .env(
-                "PATH",
-                format!("{}:/usr/bin:/bin", self.tools_dir.display()),
-            )
-            .env("LANG", "C.UTF-8")
-            .env("TERM", "tmux-256color")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .env("APT_LISTCHANGES_FRONTEND", "none")
-            .env("PARCA_BROKER_ROOT", unit_dir.join("root"));
-        if let Some(id) = spec.relation {
-            let rel = &context.relations[&id];
-            command
-                .env("JUJU_RELATION", &rel.endpoint)
-                .env("JUJU_RELATION_ID", format!("{}:{id}", rel.endpoint))
-                .env("JUJU_REMOTE_APP", &rel.remote_app)
-                .env(
-                    "JUJU_REMOTE_UNIT",
-                    spec.remote_unit.clone().unwrap_or_default(),
-                );
-            if let Some(departing) = &spec.departing {
-                command.env("JUJU_DEPARTING_UNIT", departing);
-            }
-        }
-        if let Some(action) = &spec.action {
-            let n = self.runs.len();
-            command
-                .env("JUJU_ACTION_NAME", &action.name)
-                .env("JUJU_ACTION_UUID", n.to_string())
-                .env("JUJU_ACTION_TAG", format!("action-{n}"));
-        }
-        let output = command.output()?;
-        let after = HookContext::load(&context_path)?;
-        let code = output.status.code().unwrap_or(-1);
+        };
+        let elapsed = started.elapsed();
+        let spec_for_retry = spec.clone();
         self.commit(unit, &after, code == 0);
+        if spec_for_retry.action.is_none() && code != 0 {
+            self.failed
+                .entry(unit.to_owned())
+                .or_default()
+                .push(spec_for_retry);
+        }
         let run = HookRun {
             unit: unit.to_owned(),
             hook: dispatch_path.trim_start_matches("hooks/").to_owned(),
             code,
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            stdout,
+            stderr,
             context: after,
+            elapsed,
         };
         self.runs.push(run.clone());
         Ok(run)

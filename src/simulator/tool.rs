@@ -93,6 +93,7 @@ pub fn main_as_tool(name: &str, args: &[String]) -> i32 {
         return 1;
     }
     let out = run(&mut ctx, name, args, &stdin);
+    ctx.hook_peak_rss_kib = ctx.hook_peak_rss_kib.max(parent_peak_rss_kib());
     if let Err(err) = ctx.save(&path) {
         eprintln!(
             "ERROR cannot update the unit agent ({}): {err}",
@@ -697,6 +698,20 @@ fn state_set(ctx: &mut HookContext, args: &[String], stdin: &str) -> Result<Stri
         ctx.pending_state.insert(key, Some(value));
     }
     Ok(String::new())
+}
+
+/// `VmHWM` (peak resident set, KiB) of this tool's parent process, the hook; 0 if unknown.
+fn parent_peak_rss_kib() -> u64 {
+    let path = format!("/proc/{}/status", std::os::unix::process::parent_id());
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("VmHWM:")
+                    .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+        })
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
