@@ -242,7 +242,12 @@ pub fn run_serve(
             ..Default::default()
         },
     };
-    let runtime = tokio::runtime::Runtime::new().map_err(CliError::Runtime)?;
+    // One thread serves and probes: the work is small and I/O-bound, and every extra worker
+    // costs a stack and a malloc arena (idle RSS is a target, issue 9 P5).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
     runtime
         .block_on(crate::service::serve(options))
         .map_err(CliError::Service)?;

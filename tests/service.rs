@@ -102,6 +102,7 @@ struct Running {
 }
 
 async fn start(name: &str) -> Running {
+    parca_broker::service::install_tls_provider();
     let dir = std::env::temp_dir().join(format!(
         "parca-broker-service-{name}-{}",
         std::process::id()

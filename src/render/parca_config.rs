@@ -661,7 +661,11 @@ pub fn render_config(
         object_storage: base.object_storage.clone(),
         scrape_configs,
     };
-    let mut problems = super::validate::config_problems(&config);
+    // Relation jobs were checked one by one above; the base jobs (first) and the whole-file
+    // rules remain.
+    let mut problems =
+        super::validate::jobs_problems(&config.scrape_configs[..base.scrape_configs.len()]);
+    problems.extend(super::validate::file_problems(&config));
     // Serialising these types cannot fail in practice; if it ever did, nothing is written
     // (an unparseable parca.yaml is exactly what Parca refuses).
     let yaml = serde_saphyr::to_string(&config).unwrap_or_else(|err| {

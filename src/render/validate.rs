@@ -66,6 +66,28 @@ fn decode_problem(raw: &str) -> Problem {
 
 /// Every rule over a decoded config.
 pub fn config_problems(config: &ParcaConfig) -> Vec<Problem> {
+    let mut problems = jobs_problems(&config.scrape_configs);
+    problems.extend(file_problems(config));
+    problems
+}
+
+/// [`job_problems`] of each job, located as `scrape_configs[i] (job name)`.
+pub fn jobs_problems(jobs: &[ScrapeConfig]) -> Vec<Problem> {
+    jobs.iter()
+        .enumerate()
+        .flat_map(|(i, job)| {
+            let location = format!("scrape_configs[{i}] (job {})", job.job_name);
+            job_problems(job).into_iter().map(move |message| Problem {
+                location: location.clone(),
+                message,
+            })
+        })
+        .collect()
+}
+
+/// The rules over the whole file that [`job_problems`] does not check: object storage and
+/// unique job names.
+pub fn file_problems(config: &ParcaConfig) -> Vec<Problem> {
     let mut problems = Vec::new();
     let bucket = &config.object_storage.bucket;
     let storage = |message: &str| Problem {
@@ -92,12 +114,7 @@ pub fn config_problems(config: &ParcaConfig) -> Vec<Problem> {
         problems.push(storage("missing directory for filesystem bucket"));
     }
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
-    for (i, job) in config.scrape_configs.iter().enumerate() {
-        let location = format!("scrape_configs[{i}] (job {})", job.job_name);
-        problems.extend(job_problems(job).into_iter().map(|message| Problem {
-            location: location.clone(),
-            message,
-        }));
+    for job in &config.scrape_configs {
         *names.entry(job.job_name.as_str()).or_default() += 1;
     }
     let duplicates: Vec<&str> = names
@@ -508,6 +525,32 @@ const RELABEL_ACTIONS: [&str; 11] = [
     "uppercase",
 ];
 
+/// Why Prometheus would not compile `regex` (anchored as it anchors it), or `None`. Compiling
+/// a regex costs ~0.1 ms and every relation job carries the same few rules, so each distinct
+/// pattern is compiled once per thread.
+fn regex_error(regex: &str) -> Option<String> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CHECKED: RefCell<HashMap<String, Option<String>>> = RefCell::new(HashMap::new());
+    }
+    CHECKED.with(|checked| {
+        if let Some(known) = checked.borrow().get(regex) {
+            return known.clone();
+        }
+        let verdict = regex::Regex::new(&format!("^(?s:{regex})$"))
+            .err()
+            .map(|e| e.to_string());
+        let mut checked = checked.borrow_mut();
+        // Bounded: patterns come from remote data, so never let them grow memory without end.
+        if checked.len() >= 1024 {
+            checked.clear();
+        }
+        checked.insert(regex.to_owned(), verdict.clone());
+        verdict
+    })
+}
+
 /// Prometheus 3.5 relabel rule validation (parca.md A.6).
 fn relabel_problems(rule: &RelabelRule) -> Vec<String> {
     let mut problems = Vec::new();
@@ -523,7 +566,7 @@ fn relabel_problems(rule: &RelabelRule) -> Vec<String> {
         return problems;
     }
     if let Some(regex) = &rule.regex
-        && let Err(err) = regex::Regex::new(&format!("^(?s:{regex})$"))
+        && let Some(err) = regex_error(regex)
     {
         problems.push(format!("error parsing regexp: {err}"));
     }

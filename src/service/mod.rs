@@ -9,6 +9,13 @@ mod page;
 mod probe;
 mod profile;
 
+/// Makes ring the process's TLS crypto provider (reqwest is built without one, to leave out
+/// aws-lc). Call before building an HTTP client; calling it again is harmless.
+pub fn install_tls_provider() {
+    // An error only means a provider is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 use crate::reconcile::snapshot::{BrokerSnapshot, ReconcileNote};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};

@@ -53,6 +53,7 @@ pub fn probe_url(scheme: &str, target: &str, path_prefix: &str) -> String {
 
 /// Probes every target of the current snapshot, forever.
 pub async fn run(shared: Arc<Shared>, options: ProbeOptions) {
+    super::install_tls_provider();
     let client = match reqwest::Client::builder()
         .timeout(options.timeout)
         .connect_timeout(options.timeout)
