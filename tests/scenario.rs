@@ -770,3 +770,84 @@ fn a_service_that_never_answers_does_not_fail_or_stall_hooks() {
     );
     all_ok(&m);
 }
+
+#[test]
+fn unsafe_store_settings_are_reported_and_never_relayed_or_written_into_flags() {
+    let mut w = world("unsafe-store", 1);
+    let m = &mut w.model;
+    let unit = "parca-broker/0";
+    let good_store = m.app_bag(w.upstream, "parca");
+    let relayed = m.app_bag(w.agents[0], "parca-broker");
+    assert!(!relayed.is_empty());
+    let flag_files = |m: &Model| {
+        [
+            "/etc/parca-broker/parca-scraper.args",
+            "/etc/parca-broker/parca-agent.args",
+            "/etc/parca-broker/store-token",
+        ]
+        .map(|path| m.file(unit, path))
+    };
+    let files_before = flag_files(m);
+    for (key, value) in [
+        (
+            "remote-store-address",
+            "parca.example:7070\n--insecure-skip-verify",
+        ),
+        ("remote-store-address", "parca.example:7070/api"),
+        ("remote-store-address", "parca.example"),
+        ("remote-store-address", "parca.example:0"),
+        ("remote-store-address", "parca.example:99999"),
+        ("remote-store-address", "fd00::1"),
+        ("remote-store-address", "{\"address\": \"x\"}"),
+        ("remote-store-address", "garbage with spaces"),
+        ("remote-store-insecure", "yes"),
+        ("remote-store-insecure", "maybe"),
+        ("remote-store-bearer-token", "t0k3n\n--insecure"),
+    ] {
+        let mut bag = good_store.clone();
+        bag.insert(key.to_owned(), value.to_owned());
+        m.set_app_data(w.upstream, "parca", bag).unwrap();
+        let run = m.runs().last().unwrap();
+        assert_eq!(run.code, 0, "{key}={value:?}: {}", run.stderr);
+        let status = m.status(unit).unwrap();
+        assert_eq!(status.status, "blocked", "{key}={value:?}");
+        assert!(
+            status.message.starts_with(&format!(
+                "store from parca (external-parca-store-endpoint:{}) not relayed: {key}",
+                w.upstream
+            )),
+            "{key}={value:?}: {}",
+            status.message
+        );
+        assert_eq!(
+            m.app_bag(w.agents[0], "parca-broker"),
+            relayed,
+            "{key}={value:?}: the agents keep the last good store"
+        );
+        assert_eq!(flag_files(m), files_before, "{key}={value:?}");
+        for file in flag_files(m).into_iter().flatten() {
+            assert!(!file.contains("insecure-skip-verify"), "{file}");
+        }
+        let shown = m
+            .run_action(unit, "show-store", Map::new())
+            .unwrap()
+            .results;
+        assert!(!shown.values().any(|v| v.contains("t0k3n")), "{shown:?}");
+    }
+    // A good store again: relayed and written.
+    let mut bag = good_store.clone();
+    bag.insert(
+        "remote-store-address".to_owned(),
+        "store-2.example:7070".to_owned(),
+    );
+    m.set_app_data(w.upstream, "parca", bag).unwrap();
+    assert_eq!(
+        m.app_bag(w.agents[0], "parca-broker")["remote-store-address"],
+        "store-2.example:7070"
+    );
+    assert!(
+        m.file(unit, "/etc/parca-broker/parca-agent.args")
+            .unwrap()
+            .contains("--remote-store-address=store-2.example:7070\n")
+    );
+}

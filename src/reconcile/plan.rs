@@ -250,10 +250,22 @@ pub fn plan(observed: &Observed) -> Plan {
             .cloned()
             .unwrap_or_default(),
     };
+    // What would be relayed to every agent and written into the flag files is checked first:
+    // a store's databag is written by another application (a newline in the address would add
+    // a flag line). Unsafe settings are reported and nothing is relayed or written: agents and
+    // the flag files keep the last good store.
+    let relay_problems: Vec<String> = published
+        .problems()
+        .iter()
+        .map(|p| format!("{} not relayed: {p}", store_origin(&store)))
+        .collect();
+    let relay_ok = relay_problems.is_empty();
+    problems.extend(relay_problems.iter().cloned());
     match (
         parca_scraper_flags(&published, STORE_TOKEN),
         agent_flags(&published, STORE_TOKEN),
     ) {
+        _ if !relay_ok => {}
         (Ok(scraper), Ok(agent)) => {
             let lines = |flags: Vec<String>| {
                 flags
@@ -278,7 +290,7 @@ pub fn plan(observed: &Observed) -> Plan {
         store_wire::BEARER_TOKEN,
         store_wire::INSECURE,
     ];
-    if observed.leader {
+    if observed.leader && relay_ok {
         for agent in &observed.agents {
             push_diff(&mut relation_writes, agent, true, &agent_bag, &store_keys);
         }
@@ -349,6 +361,7 @@ pub fn plan(observed: &Observed) -> Plan {
     // What the service shows: written only when it changes, like every other file.
     let snapshot = snapshot(
         observed,
+        &relay_problems,
         &config,
         &status,
         &jobs,
@@ -464,6 +477,7 @@ pub fn job_views(jobs: &[ScrapeJob]) -> Vec<JobView> {
 /// The service's view of this plan.
 fn snapshot(
     observed: &Observed,
+    relay_problems: &[String],
     config: &CharmConfig,
     status: &(StatusKind, String),
     jobs: &[ScrapeJob],
@@ -499,6 +513,12 @@ fn snapshot(
             ..Default::default()
         },
     };
+    let mut store_view = store_view;
+    if let Some(problem) = relay_problems.first() {
+        // Show what was refused, not the refused address as if it were in use.
+        store_view.address = String::new();
+        store_view.source = format!("{} ({problem})", store_view.source);
+    }
     let mut relations: Vec<RelationView> = observed
         .scrape
         .iter()
@@ -538,6 +558,17 @@ fn snapshot(
             TargetDiscovery::Static => "static".into(),
             TargetDiscovery::HttpSd => "http-sd".into(),
         },
+    }
+}
+
+/// Where the relayed store comes from, for messages.
+fn store_origin(store: &StoreSource) -> String {
+    match store {
+        StoreSource::Relation { relation, app, .. } | StoreSource::Waiting { relation, app } => {
+            format!("store from {app} ({relation})")
+        }
+        StoreSource::Config { .. } => "store from config store-address".to_owned(),
+        StoreSource::None => "store".to_owned(),
     }
 }
 

@@ -6,4 +6,6 @@ pub mod requirer;
 pub mod wire;
 
 pub use provider::{Insecure, SettingsError, StoreProvider};
-pub use requirer::{StoreConfig, StoreEvent, StoreSelection, Token, TooManyRelations};
+pub use requirer::{
+    StoreConfig, StoreEvent, StoreProblem, StoreSelection, Token, TooManyRelations,
+};

@@ -83,6 +83,83 @@ impl StoreConfig {
     }
 }
 
+/// A store setting that must not be relayed to agents or written into a flag file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreProblem {
+    /// The databag key (`remote-store-address`, …).
+    pub key: &'static str,
+    /// Why, quoting the value (escaped, shortened) except for the token.
+    pub reason: String,
+}
+
+impl fmt::Display for StoreProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.reason)
+    }
+}
+
+/// The longest token relayed (a bearer token is a few hundred bytes; this bounds a databag
+/// written by another app).
+pub const MAX_TOKEN_BYTES: usize = 8192;
+
+impl StoreConfig {
+    /// Everything that makes these settings unsafe to relay or to put on a command line: an
+    /// address that is not `host:port` (a path, a scheme, no port, port 0, a bare IPv6 address,
+    /// whitespace or control characters: a newline would add a flag line), an `insecure` Go's
+    /// `strconv.ParseBool` would refuse, a token with control characters or over
+    /// [`MAX_TOKEN_BYTES`]. Empty values are absent, not wrong.
+    pub fn problems(&self) -> Vec<StoreProblem> {
+        let mut problems = Vec::new();
+        let shown = |value: &str| {
+            let short: String = value.chars().take(64).collect();
+            let more = if short.len() < value.len() { "…" } else { "" };
+            format!("{short:?}{more}")
+        };
+        if !self.address.is_empty() {
+            let reason = match self.address.parse::<crate::model::HostPort>() {
+                // The parse error quotes the value.
+                Err(err) => Some(format!("not host:port: {err}")),
+                Ok(hp) if hp.port.is_none() => Some(format!(
+                    "{} has no port (expected host:port)",
+                    shown(&self.address)
+                )),
+                Ok(hp) if hp.port == Some(0) => {
+                    Some(format!("{} has port 0", shown(&self.address)))
+                }
+                Ok(_) => None,
+            };
+            if let Some(reason) = reason {
+                problems.push(StoreProblem {
+                    key: wire::ADDRESS,
+                    reason,
+                });
+            }
+        }
+        if !self.insecure.is_empty() && self.insecure_bool().is_none() {
+            problems.push(StoreProblem {
+                key: wire::INSECURE,
+                reason: format!("{} is not a boolean (true/false)", shown(&self.insecure)),
+            });
+        }
+        let token = self.token.expose();
+        if token.chars().any(char::is_control) {
+            problems.push(StoreProblem {
+                key: wire::BEARER_TOKEN,
+                reason: "contains control characters (a newline, …)".to_owned(),
+            });
+        } else if token.len() > MAX_TOKEN_BYTES {
+            problems.push(StoreProblem {
+                key: wire::BEARER_TOKEN,
+                reason: format!(
+                    "{} bytes, over the {MAX_TOKEN_BYTES}-byte limit",
+                    token.len()
+                ),
+            });
+        }
+        problems
+    }
+}
+
 /// Which store relation is in use.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoreSelection {
@@ -232,5 +309,52 @@ mod tests {
         assert_eq!(config.insecure_bool(), Some(true));
         config.insecure = "yes".into();
         assert_eq!(config.insecure_bool(), None);
+    }
+
+    #[test]
+    fn unsafe_settings_are_problems_named_by_key() {
+        let store = |address: &str, token: &str, insecure: &str| StoreConfig {
+            address: address.into(),
+            token: Token::new(token),
+            insecure: insecure.into(),
+        };
+        for good in ["parca.example:7070", "10.0.0.1:443", "[fd00::1]:7070", ""] {
+            assert_eq!(store(good, "t0k", "true").problems(), [], "{good}");
+        }
+        for (address, needle) in [
+            (
+                "parca.example:7070\n--insecure-skip-verify",
+                "\"parca.example:7070\\n--insecure-skip-verify\"",
+            ),
+            ("parca.example:7070/api", "not host:port"),
+            ("https://parca.example:443", "not host:port"),
+            ("parca.example", "no port"),
+            ("parca.example:0", "port 0"),
+            ("parca.example:70000", "not host:port"),
+            ("fd00::1", "no port"),
+            ("{\"a\": 1}", "not host:port"),
+            ("two words:80", "not host:port"),
+        ] {
+            let problems = store(address, "", "").problems();
+            assert_eq!(problems.len(), 1, "{address:?}");
+            assert_eq!(problems[0].key, "remote-store-address");
+            assert!(
+                problems[0].reason.contains(needle),
+                "{address:?}: {}",
+                problems[0]
+            );
+        }
+        for insecure in ["yes", "maybe", "Yes", " true"] {
+            let problems = store("a:1", "", insecure).problems();
+            assert_eq!(problems[0].key, "remote-store-insecure", "{insecure}");
+        }
+        let problems = store("a:1", "secret\nmore", "").problems();
+        assert_eq!(problems[0].key, "remote-store-bearer-token");
+        assert!(
+            !problems[0].to_string().contains("secret"),
+            "the token is never shown"
+        );
+        let problems = store("a:1", &"x".repeat(MAX_TOKEN_BYTES + 1), "").problems();
+        assert_eq!(problems[0].key, "remote-store-bearer-token");
     }
 }
