@@ -359,9 +359,8 @@ pub fn plan(observed: &Observed) -> Plan {
     let status = status(targets, apps.len(), &problems, &rejections, &store);
 
     // What the service shows: written only when it changes, like every other file.
-    let snapshot = snapshot(
+    let mut snapshot = snapshot(
         observed,
-        &relay_problems,
         &config,
         &status,
         &jobs,
@@ -369,6 +368,11 @@ pub fn plan(observed: &Observed) -> Plan {
         &store,
         &rendered.yaml,
     );
+    if let Some(problem) = relay_problems.first() {
+        // Show what was refused, not the refused address as if it were in use.
+        snapshot.store.address = String::new();
+        snapshot.store.source = format!("{} ({problem})", snapshot.store.source);
+    }
     let mut state = serde_json::to_string_pretty(&snapshot).unwrap_or_default();
     state.push('\n');
     if observed.file(STATE_FILE) != Some(state.as_bytes()) {
@@ -477,7 +481,6 @@ pub fn job_views(jobs: &[ScrapeJob]) -> Vec<JobView> {
 /// The service's view of this plan.
 fn snapshot(
     observed: &Observed,
-    relay_problems: &[String],
     config: &CharmConfig,
     status: &(StatusKind, String),
     jobs: &[ScrapeJob],
@@ -513,12 +516,6 @@ fn snapshot(
             ..Default::default()
         },
     };
-    let mut store_view = store_view;
-    if let Some(problem) = relay_problems.first() {
-        // Show what was refused, not the refused address as if it were in use.
-        store_view.address = String::new();
-        store_view.source = format!("{} ({problem})", store_view.source);
-    }
     let mut relations: Vec<RelationView> = observed
         .scrape
         .iter()
