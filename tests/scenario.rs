@@ -851,3 +851,63 @@ fn unsafe_store_settings_are_reported_and_never_relayed_or_written_into_flags() 
             .contains("--remote-store-address=store-2.example:7070\n")
     );
 }
+
+#[test]
+fn a_failing_network_get_falls_back_instead_of_failing_every_hook() {
+    let mut w = world("network-get", 1);
+    let m = &mut w.model;
+    let unit = "parca-broker/0";
+    m.inject_fault(
+        unit,
+        "network-get",
+        1,
+        "no network config for self-profiling-endpoint",
+    );
+    // A hook that reads everything (config-changed) with no self-profiling relation: a warning.
+    m.set_config("parca-broker", Map::new()).unwrap();
+    let run = m.runs().last().unwrap().clone();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.context.logs.iter().any(|l| l.level == "WARNING"
+            && l.message
+                .contains("network-get self-profiling-endpoint failed")),
+        "{:?}",
+        run.context.logs
+    );
+    assert_eq!(m.status(unit).unwrap().status, "active");
+    // Related to another Parca: the published address falls back to unit-address.
+    m.add_remote_app("parca2", 1).unwrap();
+    m.set_config(
+        "parca-broker",
+        config(json!({"unit-address": "10.9.9.9", "listen-address": "0.0.0.0:7075"})),
+    )
+    .unwrap();
+    let id = m
+        .relate(
+            "parca-broker",
+            "self-profiling-endpoint",
+            "parca2",
+            "profiling-endpoint",
+        )
+        .unwrap();
+    for run in m.runs().iter().rev().take(2) {
+        assert_eq!(run.code, 0, "{}: {}", run.hook, run.stderr);
+    }
+    assert_eq!(
+        m.unit_bag(id, unit)["parca_scrape_unit_address"],
+        "10.9.9.9"
+    );
+    assert_eq!(m.status(unit).unwrap().status, "active");
+    // Without unit-address the host name is used, and the unit says why (blocked).
+    m.set_config("parca-broker", config(json!({"unit-address": null})))
+        .unwrap();
+    let status = m.status(unit).unwrap();
+    assert_eq!(status.status, "blocked", "{}", status.message);
+    assert!(
+        status
+            .message
+            .starts_with("network-get self-profiling-endpoint failed"),
+        "{}",
+        status.message
+    );
+}

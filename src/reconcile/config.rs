@@ -172,6 +172,14 @@ impl CharmConfig {
             .parse::<std::net::SocketAddr>()
             .is_ok_and(|addr| addr.ip().is_loopback())
     }
+
+    /// Whether the service listens on one specific IP (http_sd URLs then use it, not the unit
+    /// address).
+    pub fn listens_on_specific_ip(&self) -> bool {
+        self.listen_address
+            .parse::<std::net::SocketAddr>()
+            .is_ok_and(|addr| !addr.ip().is_unspecified())
+    }
 }
 
 #[cfg(test)]

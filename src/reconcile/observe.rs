@@ -75,6 +75,8 @@ pub struct Observed {
     pub self_profiling: Vec<LocalRelation>,
     /// Our address on self-profiling-endpoint (ingress, else bind address).
     pub network_address: Option<String>,
+    /// Why `network-get` failed in this hook, if it did (the address then falls back).
+    pub network_error: Option<String>,
     /// This machine's host name, the last-resort address.
     pub hostname: String,
     /// Current content of the files we manage, by logical path (absent: `None`).
@@ -104,6 +106,7 @@ struct Relations {
     agents: Vec<LocalRelation>,
     self_profiling: Vec<LocalRelation>,
     network_address: Option<String>,
+    network_error: Option<String>,
 }
 
 /// Reads what this hook needs. `root` prefixes every file path (`/` under Juju).
@@ -172,6 +175,7 @@ pub fn observe(
         agents: relations.agents,
         self_profiling: relations.self_profiling,
         network_address: relations.network_address,
+        network_error: relations.network_error,
         hostname,
         files,
         action_params,
@@ -301,12 +305,17 @@ impl Reader<'_> {
 
     /// Our address on the network (for self-profiling and http_sd URLs); the binding exists
     /// whether or not the endpoint is related.
-    fn network_address(&self) -> Result<Option<String>, ToolError> {
-        let info = self.tools.network_get(SELF_PROFILING, None)?;
-        Ok(info.ingress_address.or(info.bind_address))
+    fn network_address(&self) -> (Option<String>, Option<String>) {
+        // A failing network-get must not fail the hook: the address falls back to the
+        // unit-address option, then the host name (plan), and the failure is reported.
+        match self.tools.network_get(SELF_PROFILING, None) {
+            Ok(info) => (info.ingress_address.or(info.bind_address), None),
+            Err(err) => (None, Some(err.to_string())),
+        }
     }
 
     fn read_all(&self) -> Result<Relations, ToolError> {
+        let (network_address, network_error) = self.network_address();
         let scrape = self
             .live(PROFILING)?
             .into_iter()
@@ -317,7 +326,8 @@ impl Reader<'_> {
             upstream: self.upstream()?,
             agents: self.local(AGENTS)?,
             self_profiling: self.local(SELF_PROFILING)?,
-            network_address: self.network_address()?,
+            network_address,
+            network_error,
         })
     }
 
@@ -339,6 +349,7 @@ impl Reader<'_> {
             scrape: cache.scrape,
             upstream: cache.upstream,
             network_address: cache.network_address,
+            network_error: None,
         };
         let relation_event = match &self.ctx.dispatch {
             Dispatch::Hook(Event::Relation {
@@ -411,7 +422,7 @@ impl Reader<'_> {
             AGENTS => relations.agents = self.local(AGENTS)?,
             SELF_PROFILING => {
                 relations.self_profiling = self.local(SELF_PROFILING)?;
-                relations.network_address = self.network_address()?;
+                (relations.network_address, relations.network_error) = self.network_address();
             }
             other => return Ok(Err(format!("a hook of unknown endpoint {other}"))),
         }

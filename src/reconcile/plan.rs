@@ -133,6 +133,26 @@ pub fn plan(observed: &Observed) -> Plan {
     .flatten()
     .find(|a| !a.is_empty())
     .unwrap_or_default();
+    // network-get failed: the address fell back. That blocks only where the address is used
+    // (self-profiling related, or http_sd URLs on an unspecified listen address) and no
+    // unit-address option gives it; elsewhere it is a warning.
+    let mut network_warning = None;
+    if let Some(err) = &observed.network_error {
+        let fallback = if config.unit_address.is_empty() {
+            format!("the host name {unit_address:?}")
+        } else {
+            "config unit-address".to_owned()
+        };
+        let message =
+            format!("network-get self-profiling-endpoint failed ({err}); using {fallback}");
+        let address_used = !observed.self_profiling.is_empty()
+            || (config.discovery == TargetDiscovery::HttpSd && !config.listens_on_specific_ip());
+        if address_used && config.unit_address.is_empty() {
+            problems.push(message);
+        } else {
+            network_warning = Some(message);
+        }
+    }
 
     // Scrape jobs → parca.yaml, on top of the base config.
     let base = base_config(observed, &config, &mut problems);
@@ -395,6 +415,7 @@ pub fn plan(observed: &Observed) -> Plan {
             )
         }))
         .collect();
+    logs.extend(network_warning.map(|w| (LogLevel::Warning, w)));
     logs.push((
         LogLevel::Info,
         format!(
