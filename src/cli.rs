@@ -76,11 +76,11 @@ pub enum Command {
         /// parca.yaml's path (informational; the state file carries its content).
         #[arg(long)]
         config_file: Option<PathBuf>,
-        /// Seconds between target probe rounds (±20% jitter).
-        #[arg(long, default_value_t = 30)]
+        /// Seconds between target probe rounds (±20% jitter), 1 to 86400.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         probe_interval: u64,
-        /// Seconds before a target probe times out.
-        #[arg(long, default_value_t = 5)]
+        /// Seconds before a target probe times out, 1 to 86400.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         probe_timeout: u64,
     },
 }
@@ -258,8 +258,11 @@ pub fn run_serve(
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a terminal: never into journald or a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }

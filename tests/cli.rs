@@ -122,3 +122,13 @@ fn check_config_accepts_a_valid_file_and_names_every_problem_of_a_bad_one() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn serve_refuses_probe_intervals_out_of_range() {
+    for value in ["0", "86401", "18446744073709551615"] {
+        let output = run(&["serve", "--probe-interval", value]);
+        assert_eq!(output.status.code(), Some(2), "{value}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--probe-interval"), "{value}: {stderr}");
+    }
+}

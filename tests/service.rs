@@ -419,3 +419,32 @@ fn the_real_binary_stops_gracefully_on_sigterm() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn reconcile_notes_are_accepted_only_from_loopback() {
+    use axum::body::Body;
+    use axum::extract::ConnectInfo;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let shared = parca_broker::service::Shared::new();
+    let note = r#"{"event":"update-status","at_unix":1,"render_seconds":0.001,"files_written":[]}"#;
+    for (peer, expected) in [
+        ("192.0.2.7:5555", 403),
+        ("[2001:db8::7]:5555", 403),
+        ("127.0.0.1:5555", 204),
+        ("[::1]:5555", 204),
+    ] {
+        let mut request = Request::post("/internal/reconciled")
+            .header("content-type", "application/json")
+            .body(Body::from(note))
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().unwrap()));
+        let response = parca_broker::service::router(shared.clone())
+            .oneshot(request)
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), expected, "{peer}");
+    }
+}

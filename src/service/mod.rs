@@ -90,6 +90,19 @@ impl Shared {
     /// Replaces the snapshot (from the state file).
     pub fn set_snapshot(&self, snapshot: BrokerSnapshot, modified: Option<SystemTime>) {
         self.metrics.observe_snapshot(&snapshot);
+        // Health of targets that are gone must not linger in the page, the API or metrics.
+        let current: std::collections::BTreeSet<String> = snapshot
+            .jobs
+            .iter()
+            .flat_map(|job| {
+                job.groups
+                    .iter()
+                    .flat_map(|g| g.targets.iter().map(|t| target_key(&job.name, t)))
+            })
+            .collect();
+        if let Ok(mut health) = self.health.write() {
+            health.retain(|key, _| current.contains(key));
+        }
         if let Ok(mut slot) = self.snapshot.write() {
             *slot = Some(Arc::new(snapshot));
         }
@@ -172,10 +185,13 @@ pub async fn serve_with(
     tracing::info!(listen = %listen, state = %options.state_file.display(), "parca-broker service started");
     let watcher = tokio::spawn(watch_state(Arc::clone(&shared), options.state_file.clone()));
     let prober = tokio::spawn(probe::run(Arc::clone(&shared), options.probe.clone()));
-    let result = axum::serve(listener, router(shared))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServiceError::Serve);
+    let result = axum::serve(
+        listener,
+        router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(ServiceError::Serve);
     watcher.abort();
     prober.abort();
     tracing::info!("parca-broker service stopped");
@@ -199,23 +215,66 @@ async fn shutdown_signal() {
     }
 }
 
-/// Loads the state file if it exists and parses; a bad file keeps the previous state.
+/// The largest state file loaded (5,000 targets take about 3 MB).
+pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Loads the state file if it exists and parses; a bad file keeps the previous state. Only a
+/// regular file of at most [`MAX_STATE_BYTES`] is read, opened without blocking: a FIFO or a
+/// device at the path (`/dev/zero`) is refused, never waited on or read without end.
 pub fn load_state(shared: &Shared, path: &std::path::Path) -> bool {
-    let Ok(text) = std::fs::read(path) else {
-        return false;
-    };
-    match serde_json::from_slice::<BrokerSnapshot>(&text) {
-        Ok(snapshot) => {
-            let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-            shared.set_snapshot(snapshot, modified);
-            shared.metrics.state_reloads.inc();
-            true
-        }
-        Err(err) => {
-            tracing::warn!(path = %path.display(), error = %err, "state file unreadable; keeping the previous state");
+    match read_state(path) {
+        Ok(None) => false,
+        Ok(Some((text, modified))) => match serde_json::from_slice::<BrokerSnapshot>(&text) {
+            Ok(snapshot) => {
+                shared.set_snapshot(snapshot, modified);
+                shared.metrics.state_reloads.inc();
+                true
+            }
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "state file unreadable; keeping the previous state");
+                false
+            }
+        },
+        Err(why) => {
+            tracing::warn!(path = %path.display(), error = %why, "state file refused; keeping the previous state");
             false
         }
     }
+}
+
+/// The state file's bytes and modification time; `Ok(None)` if there is no file.
+fn read_state(path: &std::path::Path) -> Result<Option<(Vec<u8>, Option<SystemTime>)>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK (Linux): opening a FIFO must not wait for a writer.
+    const O_NONBLOCK: i32 = 0o4000;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(err.to_string()),
+    };
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    if meta.len() > MAX_STATE_BYTES {
+        return Err(format!(
+            "{} bytes, over the {MAX_STATE_BYTES}-byte limit",
+            meta.len()
+        ));
+    }
+    let mut text = Vec::new();
+    file.take(MAX_STATE_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_STATE_BYTES {
+        return Err("grew over the size limit while being read".to_owned());
+    }
+    Ok(Some((text, meta.modified().ok())))
 }
 
 /// Reloads the state file whenever its modification time or size changes.
@@ -229,9 +288,14 @@ async fn watch_state(shared: Arc<Shared>, path: PathBuf) {
             .map(|m| (m.modified().ok(), m.len()));
         if stamp.is_some() && stamp != seen {
             seen = stamp;
-            if load_state(&shared, &path) {
-                tracing::info!(path = %path.display(), "state reloaded");
-            }
+            // Reading and parsing a large file is blocking work: off the serving thread.
+            let (shared, path) = (Arc::clone(&shared), path.clone());
+            let _ = tokio::task::spawn_blocking(move || {
+                if load_state(&shared, &path) {
+                    tracing::info!(path = %path.display(), "state reloaded");
+                }
+            })
+            .await;
         }
     }
 }
@@ -381,12 +445,86 @@ async fn metrics_text(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn reconciled(
     State(shared): State<Arc<Shared>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     Json(note): Json<ReconcileNote>,
 ) -> StatusCode {
+    // Only the charm's hooks on this machine tell the service a hook ran.
+    if !peer.ip().is_loopback() {
+        return StatusCode::FORBIDDEN;
+    }
     let config_file = shared.snapshot().map(|s| s.config_file.clone());
     shared.metrics.observe_note(&note, config_file.as_deref());
     if let Ok(mut slot) = shared.last_note.write() {
         *slot = Some(note);
     }
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::snapshot::{JobView, TargetGroup};
+
+    fn snapshot(targets: &[&str]) -> BrokerSnapshot {
+        BrokerSnapshot {
+            jobs: vec![JobView {
+                name: "job".into(),
+                groups: vec![TargetGroup {
+                    targets: targets.iter().map(|t| (*t).to_owned()).collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn health_of_targets_that_are_gone_is_dropped() {
+        let shared = Shared::new();
+        shared.set_snapshot(snapshot(&["a:1", "b:1"]), None);
+        if let Ok(mut health) = shared.health.write() {
+            for target in ["a:1", "b:1"] {
+                health.insert(target_key("job", target), Health::default());
+            }
+        }
+        shared.set_snapshot(snapshot(&["b:1"]), None);
+        assert_eq!(
+            shared.health().keys().cloned().collect::<Vec<_>>(),
+            [target_key("job", "b:1")]
+        );
+    }
+
+    #[test]
+    fn only_regular_files_of_bounded_size_are_loaded() {
+        let dir = std::env::temp_dir().join(format!("parca-broker-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let shared = Shared::new();
+        // A FIFO with no writer: opening it must not wait, reading it must not happen.
+        let fifo = dir.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let started = std::time::Instant::now();
+        assert!(!load_state(&shared, &fifo));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(!load_state(&shared, std::path::Path::new("/dev/zero")));
+        let huge = dir.join("huge.json");
+        std::fs::File::create(&huge)
+            .unwrap()
+            .set_len(MAX_STATE_BYTES + 1)
+            .unwrap();
+        assert!(!load_state(&shared, &huge));
+        assert!(shared.snapshot().is_none(), "nothing was loaded");
+        let good = dir.join("state.json");
+        std::fs::write(&good, serde_json::to_vec(&snapshot(&["a:1"])).unwrap()).unwrap();
+        assert!(load_state(&shared, &good));
+        // A bad file afterwards keeps the good state.
+        assert!(!load_state(&shared, &fifo));
+        assert!(shared.snapshot().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -29,7 +29,7 @@ impl Default for ProbeOptions {
 }
 
 /// One target's health.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Health {
     /// The last probe succeeded (HTTP 2xx).
     pub up: bool,
@@ -50,6 +50,9 @@ pub fn probe_url(scheme: &str, target: &str, path_prefix: &str) -> String {
         path_prefix.trim_end_matches('/')
     )
 }
+
+/// The longest probe interval and timeout accepted (one day).
+pub const MAX_INTERVAL_SECONDS: u64 = 86_400;
 
 /// Probes every target of the current snapshot, forever.
 pub async fn run(shared: Arc<Shared>, options: ProbeOptions) {
@@ -161,6 +164,8 @@ fn root_cause(err: &dyn std::error::Error) -> String {
 
 /// `base` ± 20%, from the clock's sub-second noise (no RNG crate needed for jitter).
 fn jittered(base: Duration) -> Duration {
+    // Bounded first: a huge interval times 1.2 would overflow Duration and panic the prober.
+    let base = base.min(Duration::from_secs(MAX_INTERVAL_SECONDS));
     let nanos = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
