@@ -224,17 +224,19 @@ pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 pub fn load_state(shared: &Shared, path: &std::path::Path) -> bool {
     match read_state(path) {
         Ok(None) => false,
-        Ok(Some((text, modified))) => match serde_json::from_slice::<BrokerSnapshot>(&text) {
-            Ok(snapshot) => {
-                shared.set_snapshot(snapshot, modified);
-                shared.metrics.state_reloads.inc();
-                true
+        Ok(Some(StateBytes { text, modified })) => {
+            match serde_json::from_slice::<BrokerSnapshot>(&text) {
+                Ok(snapshot) => {
+                    shared.set_snapshot(snapshot, modified);
+                    shared.metrics.state_reloads.inc();
+                    true
+                }
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "state file unreadable; keeping the previous state");
+                    false
+                }
             }
-            Err(err) => {
-                tracing::warn!(path = %path.display(), error = %err, "state file unreadable; keeping the previous state");
-                false
-            }
-        },
+        }
         Err(why) => {
             tracing::warn!(path = %path.display(), error = %why, "state file refused; keeping the previous state");
             false
@@ -242,8 +244,14 @@ pub fn load_state(shared: &Shared, path: &std::path::Path) -> bool {
     }
 }
 
+/// A state file as read.
+struct StateBytes {
+    text: Vec<u8>,
+    modified: Option<SystemTime>,
+}
+
 /// The state file's bytes and modification time; `Ok(None)` if there is no file.
-fn read_state(path: &std::path::Path) -> Result<Option<(Vec<u8>, Option<SystemTime>)>, String> {
+fn read_state(path: &std::path::Path) -> Result<Option<StateBytes>, String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     // O_NONBLOCK (Linux): opening a FIFO must not wait for a writer.
@@ -274,7 +282,10 @@ fn read_state(path: &std::path::Path) -> Result<Option<(Vec<u8>, Option<SystemTi
     if text.len() as u64 > MAX_STATE_BYTES {
         return Err("grew over the size limit while being read".to_owned());
     }
-    Ok(Some((text, meta.modified().ok())))
+    Ok(Some(StateBytes {
+        text,
+        modified: meta.modified().ok(),
+    }))
 }
 
 /// Reloads the state file whenever its modification time or size changes.
