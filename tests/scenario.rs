@@ -296,10 +296,13 @@ fn full_model_renders_relays_and_settles() {
     let runs = m.update_status("parca-broker").unwrap();
     let calls: Vec<&Vec<String>> = runs[0].context.calls.iter().collect();
     assert!(
-        calls
-            .iter()
-            .all(|c| c[0] != "relation-set" && c[0] != "systemctl"),
+        calls.iter().all(|c| c[0] != "relation-set"
+            && (c[0] != "systemctl" || c[1..] == ["is-active", "parca-broker.service"])),
         "{calls:?}"
+    );
+    assert!(
+        runs[0].context.systemctl.is_empty(),
+        "only asked, nothing changed"
     );
     assert!(runs[0].context.pending_app.is_empty() && runs[0].context.pending_unit.is_empty());
     let after = std::fs::metadata(m.unit_root("parca-broker/0").join("etc/parca/parca.yaml"))
@@ -910,4 +913,63 @@ fn a_failing_network_get_falls_back_instead_of_failing_every_hook() {
         "{}",
         status.message
     );
+}
+
+#[test]
+fn a_service_that_died_is_restarted_by_the_next_hook_and_the_status_says_so() {
+    let mut w = world("service-died", 1);
+    let m = &mut w.model;
+    let unit = "parca-broker/0";
+    let service = "parca-broker.service";
+    assert_eq!(m.unit(unit).unwrap().services[service], "active");
+    // Nothing wrong: a hook asks, and changes nothing.
+    let run = m.update_status("parca-broker").unwrap().remove(0);
+    assert!(
+        run.context.systemctl.is_empty(),
+        "{:?}",
+        run.context.systemctl
+    );
+    assert!(
+        run.context
+            .calls
+            .iter()
+            .any(|c| c[..] == ["systemctl", "is-active", service])
+    );
+
+    m.fail_service(unit, service).unwrap();
+    let run = m.update_status("parca-broker").unwrap().remove(0);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.context.systemctl, [["restart", service]]);
+    assert_eq!(m.unit(unit).unwrap().services[service], "active");
+    let status = m.status(unit).unwrap();
+    assert_eq!(status.status, "active");
+    assert!(
+        status
+            .message
+            .ends_with("parca-broker.service was not running: restarted"),
+        "{}",
+        status.message
+    );
+
+    // The restart itself fails: blocked, and the hook after that tries again.
+    m.fail_service(unit, service).unwrap();
+    m.inject_fault(unit, "systemctl", 1, "Job for parca-broker.service failed");
+    m.update_status("parca-broker").unwrap();
+    let status = m.status(unit).unwrap().clone();
+    assert_eq!(status.status, "blocked");
+    assert!(
+        status
+            .message
+            .starts_with("service: systemctl restart parca-broker.service"),
+        "{}",
+        status.message
+    );
+    m.clear_faults();
+    m.update_status("parca-broker").unwrap();
+    assert_eq!(m.unit(unit).unwrap().services[service], "active");
+    assert_eq!(m.status(unit).unwrap().status, "active");
+    // And a healthy unit settles: no restart, plain status.
+    let run = m.update_status("parca-broker").unwrap().remove(0);
+    assert!(run.context.systemctl.is_empty());
+    assert!(!m.status(unit).unwrap().message.contains("restarted"));
 }

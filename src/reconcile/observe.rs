@@ -15,7 +15,10 @@
 //!   self-profiling hook reads that endpoint's relations and our bags there. Every other hook
 //!   (`update-status`, `leader-settings-changed`, `stop`, actions, …) reads only the four
 //!   endpoints' `relation-ids`, as a consistency check. Our own bags are read only where the hook
-//!   may need to write them; elsewhere they are `None` and plan writes nothing there.
+//!   may need to write them; elsewhere they are `None` and plan writes nothing there, and
+//!   `is-leader` is asked only by those reads (nothing else depends on leadership).
+//! * Every hook but `install`, `stop`, `remove` and actions also asks `systemctl is-active`
+//!   once the service unit is installed, so a service that died is restarted by the next hook.
 
 use super::cache::{CacheMiss, RemoteCache, RemoteEnd};
 use super::{AGENTS, PROFILING, SELF_PROFILING, UPSTREAM, files};
@@ -61,7 +64,8 @@ pub struct ReadScope {
 pub struct Observed {
     /// The hook's context.
     pub ctx: JujuContext,
-    /// `is-leader`.
+    /// `is-leader`, asked only in hooks that may write an app bag (where our own bags are
+    /// read); `false` elsewhere, where nothing depends on it.
     pub leader: bool,
     /// `config-get`.
     pub config: Map<String, Value>,
@@ -83,6 +87,9 @@ pub struct Observed {
     pub files: Vec<(String, Option<Vec<u8>>)>,
     /// Action parameters, when an action runs.
     pub action_params: Option<Map<String, Value>>,
+    /// `systemctl is-active parca-broker.service`, when the unit file is installed (`None`: not
+    /// installed, not asked in this hook, or systemctl unavailable).
+    pub service_active: Option<bool>,
     /// Full or incremental read.
     pub read: ReadScope,
     /// Unix time at the start of the hook (for the cache's age only; nothing rendered uses it).
@@ -117,7 +124,6 @@ pub fn observe(
     hostname: String,
     now_unix: u64,
 ) -> Result<Observed, ToolError> {
-    let leader = tools.is_leader()?;
     let config = tools.config_get()?;
     let action_params = match &ctx.dispatch {
         Dispatch::Action(_) => Some(tools.action_get()?),
@@ -146,11 +152,23 @@ pub fn observe(
         .find(|(p, _)| p == files::CACHE_FILE)
         .and_then(|(_, c)| c.as_deref());
     let cache = RemoteCache::load(cache_bytes, &ctx.unit);
+    // Is the service still running? Asked on every hook once it is installed, so a crashed
+    // service is restarted by the next hook instead of being reported once and forgotten.
+    let installed = files
+        .iter()
+        .any(|(p, c)| p == files::SYSTEMD_UNIT && c.is_some());
+    let asks = !matches!(
+        &ctx.dispatch,
+        Dispatch::Hook(Event::Install | Event::Stop | Event::Remove) | Dispatch::Action(_)
+    );
+    let service_active = (installed && asks)
+        .then(|| tools.service_active(super::plan::SERVICE_UNIT).ok())
+        .flatten();
     let previous_full_read_at = cache.as_ref().ok().map(|c| c.full_read_at);
     let reader = Reader {
         tools,
         ctx: &ctx,
-        leader,
+        leader: std::cell::Cell::new(None),
     };
     let (relations, full_reason) = match full_read_reason(&ctx.dispatch, &cache, now_unix) {
         Some(reason) => (reader.read_all()?, Some(reason)),
@@ -166,6 +184,7 @@ pub fn observe(
             }
         }
     };
+    let leader = reader.leader.get().unwrap_or(false);
     Ok(Observed {
         ctx,
         leader,
@@ -179,6 +198,7 @@ pub fn observe(
         hostname,
         files,
         action_params,
+        service_active,
         read: ReadScope {
             full_reason,
             previous_full_read_at,
@@ -216,10 +236,21 @@ fn full_read_reason(
 struct Reader<'a> {
     tools: Tools<'a>,
     ctx: &'a JujuContext,
-    leader: bool,
+    /// `is-leader`, once asked.
+    leader: std::cell::Cell<Option<bool>>,
 }
 
 impl Reader<'_> {
+    /// `is-leader`, asked at most once per hook, and only by a read of our own bags.
+    fn leader(&self) -> Result<bool, ToolError> {
+        if let Some(leader) = self.leader.get() {
+            return Ok(leader);
+        }
+        let leader = self.tools.is_leader()?;
+        self.leader.set(Some(leader));
+        Ok(leader)
+    }
+
     /// The relation broken in this hook, which counts as gone.
     fn broken(&self) -> Option<&RelationId> {
         match &self.ctx.dispatch {
@@ -288,7 +319,7 @@ impl Reader<'_> {
             .map(|id| {
                 let remote_app = self.tools.relation_remote_app(&id)?.unwrap_or_default();
                 // A non-leader may not read its own app bag (permission denied): leave it empty.
-                let app = if self.leader {
+                let app = if self.leader()? {
                     self.tools.relation_get_app(&id, &self.ctx.app)?
                 } else {
                     Databag::new()

@@ -23,6 +23,9 @@ use crate::render::{Discovery, ObjectStorage, ParcaConfig, render_config};
 use serde::Serialize;
 use serde_json::json;
 
+/// The broker service's systemd unit.
+pub const SERVICE_UNIT: &str = "parca-broker.service";
+
 /// The job the broker publishes for its own pprof endpoint.
 pub const SELF_JOB_NAME: &str = "parca-broker";
 
@@ -354,6 +357,7 @@ pub fn plan(observed: &Observed) -> Plan {
         Dispatch::Action(_) => None,
     };
     let mut service_commands = Vec::new();
+    let mut service_revived = false;
     let systemctl = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
     if matches!(event, Some(Event::Stop | Event::Remove)) {
         service_commands.push(systemctl(&["disable", "--now", "parca-broker.service"]));
@@ -367,6 +371,10 @@ pub fn plan(observed: &Observed) -> Plan {
         }
         if unit_changed || matches!(event, Some(Event::Install | Event::UpgradeCharm)) {
             service_commands.push(systemctl(&["restart", "parca-broker.service"]));
+        } else if observed.service_active == Some(false) {
+            // It should run and does not (crashed, killed, stopped by hand): start it again.
+            service_commands.push(systemctl(&["restart", "parca-broker.service"]));
+            service_revived = true;
         }
     }
 
@@ -376,7 +384,13 @@ pub fn plan(observed: &Observed) -> Plan {
         .filter(|j| j.targets().next().is_some())
         .map(|j| j.app.as_str())
         .collect();
-    let status = status(targets, apps.len(), &problems, &rejections, &store);
+    let mut status = status(targets, apps.len(), &problems, &rejections, &store);
+    if service_revived {
+        // Said in this hook's status and log; if the restart fails, apply reports that instead.
+        status
+            .1
+            .push_str("; parca-broker.service was not running: restarted");
+    }
 
     // What the service shows: written only when it changes, like every other file.
     let mut snapshot = snapshot(
@@ -416,6 +430,12 @@ pub fn plan(observed: &Observed) -> Plan {
         }))
         .collect();
     logs.extend(network_warning.map(|w| (LogLevel::Warning, w)));
+    if service_revived {
+        logs.push((
+            LogLevel::Warning,
+            "parca-broker.service was not running; restarting it".to_owned(),
+        ));
+    }
     logs.push((
         LogLevel::Info,
         format!(

@@ -110,8 +110,13 @@ pub struct HookContext {
     pub action_results: BTreeMap<String, String>,
     /// Action failure message.
     pub action_failed: Option<String>,
-    /// `systemctl` invocations.
+    /// `systemctl` invocations that change something (queries such as `is-active` are only in
+    /// `calls`).
     pub systemctl: Vec<Vec<String>>,
+    /// systemd units on the unit's machine → `active`, `inactive` or `failed` (immediate, like
+    /// systemd itself: kept even when the hook fails).
+    #[serde(default)]
+    pub services: BTreeMap<String, String>,
     /// Every tool invocation: tool name then arguments.
     pub calls: Vec<Vec<String>>,
     /// The hook process's peak resident memory (KiB), as the tool processes saw it (`VmHWM` of

@@ -81,6 +81,8 @@ pub struct UnitRecord {
     pub state: Databag,
     /// `systemctl` calls.
     pub systemctl: Vec<Vec<String>>,
+    /// systemd units → state (`active`, `inactive`, `failed`).
+    pub services: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -764,6 +766,21 @@ impl Model {
         self.failed.keys().cloned().collect()
     }
 
+    /// A service on a unit's machine stops on its own (crashed, killed, OOM): systemd then
+    /// reports it `failed`.
+    pub fn fail_service(&mut self, unit: &str, service: &str) -> Result<()> {
+        let app = app_of(unit);
+        let record = self
+            .app_mut(&app)?
+            .units
+            .get_mut(&unit_number(unit))
+            .ok_or_else(|| SimError::Usage(format!("no unit {unit}")))?;
+        record
+            .services
+            .insert(service.to_owned(), "failed".to_owned());
+        Ok(())
+    }
+
     /// Removes all injected faults.
     pub fn clear_faults(&mut self) {
         self.faults.clear();
@@ -898,6 +915,7 @@ impl Model {
             network,
             action: spec.action.clone(),
             state: record.state.clone(),
+            services: record.services.clone(),
             faults: self
                 .faults
                 .iter()
@@ -1088,6 +1106,7 @@ impl Model {
             record.statuses.extend(after.statuses.iter().cloned());
             record.logs.extend(after.logs.iter().cloned());
             record.systemctl.extend(after.systemctl.iter().cloned());
+            record.services = after.services.clone();
             if success {
                 for (key, value) in &after.pending_state {
                     match value {

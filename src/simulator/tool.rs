@@ -190,12 +190,51 @@ fn dispatch(
                 flags.positional.first().cloned().unwrap_or_default()
             )))
         }
-        "systemctl" => {
-            ctx.systemctl.push(args.to_vec());
-            Ok(String::new())
-        }
+        "systemctl" => systemctl(ctx, args),
         other => Err(runtime(format!("unknown hook tool {other}"))),
     }
+}
+
+/// The subset of systemd the charm uses, as state: `daemon-reload`, `enable`, `disable
+/// [--now]`, `start`, `stop`, `restart`, and the query `is-active` (prints the state; exit 3
+/// unless active, as systemctl does).
+fn systemctl(ctx: &mut HookContext, args: &[String]) -> Result<String, Failure> {
+    let verb = args.first().map(String::as_str).unwrap_or_default();
+    let units: Vec<&String> = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if verb == "is-active" {
+        let state = units
+            .first()
+            .and_then(|u| ctx.services.get(u.as_str()))
+            .cloned()
+            .unwrap_or_else(|| "inactive".to_owned());
+        return if state == "active" {
+            Ok(format!("{state}\n"))
+        } else {
+            Err(Failure {
+                code: 3,
+                message: state,
+            })
+        };
+    }
+    ctx.systemctl.push(args.to_vec());
+    let now = args.iter().any(|a| a == "--now");
+    let new_state = match verb {
+        "start" | "restart" => Some("active"),
+        "stop" => Some("inactive"),
+        "disable" if now => Some("inactive"),
+        "daemon-reload" | "enable" | "disable" => None,
+        other => return Err(usage(format!("unknown command {other:?}"))),
+    };
+    if let Some(state) = new_state {
+        for unit in units {
+            ctx.services.insert(unit.clone(), state.to_owned());
+        }
+    }
+    Ok(String::new())
 }
 
 /// Go's `encoding/json` line: compact, then a newline.

@@ -158,6 +158,20 @@ impl<'a> Tools<'a> {
         Ok(bag.unwrap_or_default())
     }
 
+    /// `systemctl is-active <unit>`: `Ok(true)` when active, `Ok(false)` when systemd reports
+    /// anything else (it exits non-zero for inactive, failed, activating, …); `Err` only when
+    /// `systemctl` cannot be run at all.
+    pub fn service_active(&self, unit: &str) -> Result<bool, ToolError> {
+        match self
+            .runner
+            .run("systemctl", &args(&["is-active", unit]), None)
+        {
+            Ok(_) => Ok(true),
+            Err(ToolError::Failed { .. }) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
     /// `relation-set -r <id> [--app] --file -` with a JSON object on stdin. `""` deletes a key.
     pub fn relation_set(
         &self,
