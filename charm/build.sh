@@ -6,7 +6,10 @@ cd "$(dirname "$0")/.."
 out="${1:-parca-broker.charm}"
 
 cargo build --release --locked --bin parca-broker
-binary=target/release/parca-broker
+# Honour CARGO_TARGET_DIR and build.target-dir: ask cargo where the binary is.
+target_dir=$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+binary="$target_dir/release/parca-broker"
 
 # The charm runs on Ubuntu 22.04 (glibc 2.35) and 24.04 (2.39): refuse a binary that needs more.
 max_allowed="2.35"

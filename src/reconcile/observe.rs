@@ -170,19 +170,15 @@ pub fn observe(
         ctx: &ctx,
         leader: std::cell::Cell::new(None),
     };
-    let (relations, full_reason) = match full_read_reason(&ctx.dispatch, &cache, now_unix) {
-        Some(reason) => (reader.read_all()?, Some(reason)),
-        None => {
-            // full_read_reason is None only for a usable cache.
-            let cache = cache.map_err(|_| ToolError::BadOutput {
-                tool: "cache".into(),
-                reason: "unusable cache taken as usable".into(),
-            })?;
-            match reader.read_incremental(cache)? {
-                Ok(relations) => (relations, None),
-                Err(inconsistency) => (reader.read_all()?, Some(inconsistency)),
-            }
-        }
+    let reason = full_read_reason(&ctx.dispatch, &cache, now_unix);
+    let (relations, full_reason) = match (reason, cache) {
+        (Some(reason), _) => (reader.read_all()?, Some(reason)),
+        (None, Ok(cache)) => match reader.read_incremental(cache)? {
+            Ok(relations) => (relations, None),
+            Err(inconsistency) => (reader.read_all()?, Some(inconsistency)),
+        },
+        // full_read_reason gives a reason for every unusable cache; kept total all the same.
+        (None, Err(miss)) => (reader.read_all()?, Some(miss.to_string())),
     };
     let leader = reader.leader.get().unwrap_or(false);
     Ok(Observed {

@@ -360,20 +360,20 @@ pub fn plan(observed: &Observed) -> Plan {
     let mut service_revived = false;
     let systemctl = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
     if matches!(event, Some(Event::Stop | Event::Remove)) {
-        service_commands.push(systemctl(&["disable", "--now", "parca-broker.service"]));
+        service_commands.push(systemctl(&["disable", "--now", SERVICE_UNIT]));
     } else {
         if unit_changed {
             desire_file(SYSTEMD_UNIT, unit_file.into_bytes(), 0o644);
             service_commands.push(systemctl(&["daemon-reload"]));
         }
         if unit_changed || matches!(event, Some(Event::Install)) {
-            service_commands.push(systemctl(&["enable", "parca-broker.service"]));
+            service_commands.push(systemctl(&["enable", SERVICE_UNIT]));
         }
         if unit_changed || matches!(event, Some(Event::Install | Event::UpgradeCharm)) {
-            service_commands.push(systemctl(&["restart", "parca-broker.service"]));
+            service_commands.push(systemctl(&["restart", SERVICE_UNIT]));
         } else if observed.service_active == Some(false) {
             // It should run and does not (crashed, killed, stopped by hand): start it again.
-            service_commands.push(systemctl(&["restart", "parca-broker.service"]));
+            service_commands.push(systemctl(&["restart", SERVICE_UNIT]));
             service_revived = true;
         }
     }
