@@ -2,7 +2,7 @@
 //! the action result; apply only carries them out. Nothing here touches Juju or the disk.
 
 use super::config::{CharmConfig, ConfigProblem, TargetDiscovery};
-use super::files::{AGENT_ARGS, SCRAPER_ARGS, STATE_FILE, STORE_TOKEN, SYSTEMD_UNIT};
+use super::files::{STATE_FILE, SYSTEMD_UNIT};
 use super::observe::{LocalRelation, Observed};
 use super::snapshot::{
     BrokerSnapshot, DroppedView, JobView, RelationView, StatusView, StoreView, TargetGroup,
@@ -12,16 +12,20 @@ use crate::interfaces::parca_scrape::consumer::make_job_names_unique;
 use crate::interfaces::parca_scrape::{
     ScrapeJob, ScrapeProvider, render_jobs, wire as scrape_wire,
 };
-use crate::interfaces::parca_store::{Insecure, StoreProvider, requirer, wire as store_wire};
+use crate::interfaces::parca_store::StoreProvider;
 use crate::interfaces::topology::{JujuTopology, ModelUuid};
+use crate::juju::Dispatch;
 use crate::juju::tools::{LogLevel, StatusKind};
-use crate::juju::{Dispatch, Event};
 use crate::model::{Databag, Rejection, RelationId};
-use crate::render::flags::{agent_flags, parca_scraper_flags};
 use crate::render::validate::check_yaml;
 use crate::render::{Discovery, ObjectStorage, ParcaConfig, render_config};
 use serde::Serialize;
 use serde_json::json;
+
+mod service;
+mod store;
+
+pub use store::StoreSource;
 
 /// The broker service's systemd unit.
 pub const SERVICE_UNIT: &str = "parca-broker.service";
@@ -49,34 +53,6 @@ pub struct RelationWrite {
     pub app: bool,
     /// Key → new value.
     pub changes: Databag,
-}
-
-/// Where the agents' store comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreSource {
-    /// Nothing configured or related.
-    None,
-    /// Related, but the store has not published an address yet.
-    Waiting {
-        /// The relation.
-        relation: RelationId,
-        /// The store application.
-        app: String,
-    },
-    /// From the upstream relation.
-    Relation {
-        /// The relation.
-        relation: RelationId,
-        /// The store application.
-        app: String,
-        /// What is relayed.
-        store: StoreProvider,
-    },
-    /// From the charm's `store-*` options.
-    Config {
-        /// What is relayed.
-        store: StoreProvider,
-    },
 }
 
 /// The outcome of an action.
@@ -213,111 +189,15 @@ pub fn plan(observed: &Observed) -> Plan {
         );
     }
 
-    // The upstream store, relayed to every agent.
-    let selection = requirer::select(&observed.upstream, fixes).unwrap_or_default();
-    problems.extend(selection.conflict.clone());
-    let store = match selection.chosen {
-        Some((relation, store)) if store.is_ready() => {
-            let app = remote_app(&observed.upstream, &relation);
-            StoreSource::Relation {
-                relation,
-                app,
-                store: StoreProvider {
-                    port: 0,
-                    insecure: Insecure::Verbatim(store.insecure.clone()),
-                    external_url: Some(store.address.clone()),
-                    token: store.token.expose().to_owned(),
-                },
-            }
-        }
-        Some((relation, _)) => {
-            let app = remote_app(&observed.upstream, &relation);
-            StoreSource::Waiting { relation, app }
-        }
-        None if !config.store_address.is_empty() => StoreSource::Config {
-            store: StoreProvider {
-                port: 0,
-                insecure: Insecure::Bool(config.store_insecure),
-                external_url: Some(config.store_address.clone()),
-                token: config.store_token.clone(),
-            },
-        },
-        None => StoreSource::None,
-    };
-    let agent_bag = match &store {
-        StoreSource::Relation { store, .. } | StoreSource::Config { store } => {
-            match store.app_databag(true, &observed.ctx.unit, None, "", fixes) {
-                Ok(bag) => bag.unwrap_or_default(),
-                Err(err) => {
-                    problems.push(err.to_string());
-                    Databag::new()
-                }
-            }
-        }
-        StoreSource::None | StoreSource::Waiting { .. } => Databag::new(),
-    };
-    // The same store as flags for a local Parca scraper and for parca-agent; the token in a file.
-    let published = crate::interfaces::parca_store::StoreConfig {
-        address: agent_bag
-            .get(store_wire::ADDRESS)
-            .cloned()
-            .unwrap_or_default(),
-        token: crate::interfaces::parca_store::Token::new(
-            agent_bag
-                .get(store_wire::BEARER_TOKEN)
-                .cloned()
-                .unwrap_or_default(),
-        ),
-        insecure: agent_bag
-            .get(store_wire::INSECURE)
-            .cloned()
-            .unwrap_or_default(),
-    };
-    // What would be relayed to every agent and written into the flag files is checked first:
-    // a store's databag is written by another application (a newline in the address would add
-    // a flag line). Unsafe settings are reported and nothing is relayed or written: agents and
-    // the flag files keep the last good store.
-    let relay_problems: Vec<String> = published
-        .problems()
-        .iter()
-        .map(|p| format!("{} not relayed: {p}", store_origin(&store)))
-        .collect();
-    let relay_ok = relay_problems.is_empty();
-    problems.extend(relay_problems.iter().cloned());
-    match (
-        parca_scraper_flags(&published, STORE_TOKEN),
-        agent_flags(&published, STORE_TOKEN),
-    ) {
-        _ if !relay_ok => {}
-        (Ok(scraper), Ok(agent)) => {
-            let lines = |flags: Vec<String>| {
-                flags
-                    .iter()
-                    .map(|f| format!("{f}\n"))
-                    .collect::<String>()
-                    .into_bytes()
-            };
-            desire_file(SCRAPER_ARGS, lines(scraper), 0o644);
-            desire_file(AGENT_ARGS, lines(agent), 0o644);
-            desire_file(
-                STORE_TOKEN,
-                published.token.expose().as_bytes().to_vec(),
-                0o600,
-            );
-        }
-        (Err(err), _) | (_, Err(err)) => problems.push(err.to_string()),
+    // The upstream store, relayed to every agent (store.rs).
+    let relay = store::relay(observed, &config, fixes);
+    problems.extend(relay.problems.iter().cloned());
+    for (path, content, mode) in relay.files {
+        desire_file(path, content, mode);
     }
-    let mut relation_writes = Vec::new();
-    let store_keys = [
-        store_wire::ADDRESS,
-        store_wire::BEARER_TOKEN,
-        store_wire::INSECURE,
-    ];
-    if observed.leader && relay_ok {
-        for agent in &observed.agents {
-            push_diff(&mut relation_writes, agent, true, &agent_bag, &store_keys);
-        }
-    }
+    let mut relation_writes = relay.writes;
+    let relay_problems = relay.relay_problems;
+    let store = relay.source;
 
     // Our own pprof endpoint, for another Parca.
     if !observed.self_profiling.is_empty() {
@@ -349,34 +229,13 @@ pub fn plan(observed: &Observed) -> Plan {
         }
     }
 
-    // The service: a systemd unit, (re)started when it or the binary changes.
-    let unit_file = systemd_unit(observed, &config);
-    let unit_changed = observed.file(SYSTEMD_UNIT) != Some(unit_file.as_bytes());
-    let event = match &observed.ctx.dispatch {
-        Dispatch::Hook(event) => Some(event),
-        Dispatch::Action(_) => None,
-    };
-    let mut service_commands = Vec::new();
-    let mut service_revived = false;
-    let systemctl = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
-    if matches!(event, Some(Event::Stop | Event::Remove)) {
-        service_commands.push(systemctl(&["disable", "--now", SERVICE_UNIT]));
-    } else {
-        if unit_changed {
-            desire_file(SYSTEMD_UNIT, unit_file.into_bytes(), 0o644);
-            service_commands.push(systemctl(&["daemon-reload"]));
-        }
-        if unit_changed || matches!(event, Some(Event::Install)) {
-            service_commands.push(systemctl(&["enable", SERVICE_UNIT]));
-        }
-        if unit_changed || matches!(event, Some(Event::Install | Event::UpgradeCharm)) {
-            service_commands.push(systemctl(&["restart", SERVICE_UNIT]));
-        } else if observed.service_active == Some(false) {
-            // It should run and does not (crashed, killed, stopped by hand): start it again.
-            service_commands.push(systemctl(&["restart", SERVICE_UNIT]));
-            service_revived = true;
-        }
+    // The service: a systemd unit, (re)started when it or the binary changes (service.rs).
+    let service = service::service(observed, &config);
+    if let Some(unit_file) = service.unit_file {
+        desire_file(SYSTEMD_UNIT, unit_file.into_bytes(), 0o644);
     }
+    let service_commands = service.commands;
+    let service_revived = service.revived;
 
     let targets: usize = jobs.iter().map(|j| j.targets().count()).sum();
     let apps: std::collections::BTreeSet<&str> = jobs
@@ -599,17 +458,6 @@ fn snapshot(
     }
 }
 
-/// Where the relayed store comes from, for messages.
-fn store_origin(store: &StoreSource) -> String {
-    match store {
-        StoreSource::Relation { relation, app, .. } | StoreSource::Waiting { relation, app } => {
-            format!("store from {app} ({relation})")
-        }
-        StoreSource::Config { .. } => "store from config store-address".to_owned(),
-        StoreSource::None => "store".to_owned(),
-    }
-}
-
 fn store_view(store: &StoreProvider, source: String) -> StoreView {
     StoreView {
         source,
@@ -731,26 +579,6 @@ fn self_profiling_app_bag(
     ScrapeProvider::new(&[job])
         .ok()
         .map(|p| p.app_databag(&topology))
-}
-
-fn systemd_unit(observed: &Observed, config: &CharmConfig) -> String {
-    format!(
-        "# Written by the parca-broker charm; changes are overwritten.\n\
-         [Unit]\n\
-         Description=parca-broker: Parca scrape targets, status page and live discovery\n\
-         After=network-online.target\n\
-         \n\
-         [Service]\n\
-         ExecStart={}/dispatch serve --listen {} --state {STATE_FILE} --config-file {}\n\
-         Restart=on-failure\n\
-         RestartSec=5\n\
-         \n\
-         [Install]\n\
-         WantedBy=multi-user.target\n",
-        observed.ctx.charm_dir.display(),
-        config.listen_address,
-        config.config_file,
-    )
 }
 
 /// Blocked (a human must act) > waiting (another app must act) > active. A message never hides
