@@ -973,3 +973,55 @@ fn a_service_that_died_is_restarted_by_the_next_hook_and_the_status_says_so() {
     assert!(run.context.systemctl.is_empty());
     assert!(!m.status(unit).unwrap().message.contains("restarted"));
 }
+
+#[test]
+fn a_relation_or_unit_gone_mid_hook_is_left_out_and_other_read_failures_are_retried() {
+    let mut w = world("gone-mid-hook", 1);
+    let m = &mut w.model;
+    let unit = "parca-broker/0";
+    assert_eq!(m.status(unit).unwrap().message, "7 targets from 3 apps");
+    let yaml = m.file(unit, "/etc/parca/parca.yaml").unwrap();
+
+    // Juju says a listed unit is gone (it is leaving mid-hook): left out, no report, exit 0.
+    m.inject_fault_for(unit, "relation-get", "zinc/1", 1, "permission denied");
+    m.set_config("parca-broker", Map::new()).unwrap(); // config-changed reads everything
+    let run = m.runs().last().unwrap().clone();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(m.status(unit).unwrap().message, "6 targets from 3 apps");
+    assert!(
+        !m.file(unit, "/etc/parca/parca.yaml")
+            .unwrap()
+            .contains("zinc/1")
+    );
+
+    // Any other failure: the hook fails, Juju retries; status and files are untouched.
+    m.clear_faults();
+    let statuses_before = m.unit(unit).unwrap().statuses.len();
+    let yaml_before = m.file(unit, "/etc/parca/parca.yaml").unwrap();
+    m.inject_fault_for(unit, "relation-get", "zinc/1", 1, "connection is shut down");
+    m.set_config("parca-broker", Map::new()).unwrap();
+    let run = m.runs().last().unwrap().clone();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("connection is shut down"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(m.unit(unit).unwrap().statuses.len(), statuses_before);
+    assert_eq!(m.file(unit, "/etc/parca/parca.yaml").unwrap(), yaml_before);
+    m.clear_faults();
+    for run in m.retry_failed().unwrap() {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    assert_eq!(m.status(unit).unwrap().message, "7 targets from 3 apps");
+    assert_eq!(m.file(unit, "/etc/parca/parca.yaml").unwrap(), yaml);
+
+    // The app bag read says the relation is gone: the whole relation is left out, the others
+    // still render.
+    m.inject_fault_for(unit, "relation-get", "zinc", 1, "relation not found");
+    m.set_config("parca-broker", Map::new()).unwrap();
+    let run = m.runs().last().unwrap().clone();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(m.status(unit).unwrap().message, "4 targets from 2 apps");
+    m.clear_faults();
+}

@@ -262,50 +262,52 @@ impl Reader<'_> {
         Ok(ids)
     }
 
-    /// A relation's remote application and its app bag (empty until it has one).
-    fn remote(&self, id: &RelationId) -> Result<(String, Databag), ToolError> {
-        let remote_app = self.tools.relation_remote_app(id)?.unwrap_or_default();
-        let app = self.app_bag(id, &remote_app)?;
-        Ok((remote_app, app))
+    /// A relation's remote application and its app bag (empty until it has one); `None` when
+    /// Juju says the relation is gone (`permission denied`, `relation not found`): it is left
+    /// out, as if broken. Any other failure fails the hook, and Juju retries it.
+    fn remote(&self, id: &RelationId) -> Result<Option<(String, Databag)>, ToolError> {
+        let Some(remote_app) = self.tools.relation_remote_app(id)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .tools
+            .remote_app_bag(id, &remote_app)?
+            .map(|app| (remote_app, app)))
     }
 
-    fn app_bag(&self, id: &RelationId, app: &str) -> Result<Databag, ToolError> {
-        if app.is_empty() {
-            Ok(Databag::new())
-        } else {
-            self.tools.relation_get_app(id, app)
-        }
-    }
-
-    /// One profiling relation, every unit.
-    fn scrape_relation(&self, id: RelationId) -> Result<RelationSnapshot, ToolError> {
-        let (remote_app, app) = self.remote(&id)?;
+    /// One profiling relation, every unit; `None` if it is gone. A unit whose bag Juju says is
+    /// gone (leaving mid-hook) is left out, as if it had departed.
+    fn scrape_relation(&self, id: RelationId) -> Result<Option<RelationSnapshot>, ToolError> {
+        let Some((remote_app, app)) = self.remote(&id)? else {
+            return Ok(None);
+        };
         let mut units = BTreeMap::new();
         for unit in self.tools.relation_list(&id)? {
-            let bag = self.tools.relation_get_unit(&id, &unit)?;
-            units.insert(unit, bag);
+            if let Some(bag) = self.tools.remote_unit_bag(&id, &unit)? {
+                units.insert(unit, bag);
+            }
         }
-        Ok(RelationSnapshot {
+        Ok(Some(RelationSnapshot {
             id,
             remote_app,
             app,
             units,
-        })
+        }))
     }
 
     fn upstream(&self) -> Result<Vec<RelationSnapshot>, ToolError> {
-        self.live(UPSTREAM)?
-            .into_iter()
-            .map(|id| {
-                let (remote_app, app) = self.remote(&id)?;
-                Ok(RelationSnapshot {
+        let mut relations = Vec::new();
+        for id in self.live(UPSTREAM)? {
+            if let Some((remote_app, app)) = self.remote(&id)? {
+                relations.push(RelationSnapshot {
                     id,
                     remote_app,
                     app,
                     units: BTreeMap::new(),
-                })
-            })
-            .collect()
+                });
+            }
+        }
+        Ok(relations)
     }
 
     /// The relations of an endpoint where we write, with our bags.
@@ -343,11 +345,10 @@ impl Reader<'_> {
 
     fn read_all(&self) -> Result<Relations, ToolError> {
         let (network_address, network_error) = self.network_address();
-        let scrape = self
-            .live(PROFILING)?
-            .into_iter()
-            .map(|id| self.scrape_relation(id))
-            .collect::<Result<_, _>>()?;
+        let mut scrape = Vec::new();
+        for id in self.live(PROFILING)? {
+            scrape.extend(self.scrape_relation(id)?);
+        }
         Ok(Relations {
             scrape,
             upstream: self.upstream()?,
@@ -513,10 +514,20 @@ impl Reader<'_> {
             )));
         }
         if let (RelationEvent::Joined | RelationEvent::Changed, Some(unit)) = (kind, remote_unit) {
-            let bag = self.tools.relation_get_unit(&entry.id, unit)?;
-            entry.units.insert(unit.to_owned(), bag);
+            match self.tools.remote_unit_bag(&entry.id, unit)? {
+                Some(bag) => entry.units.insert(unit.to_owned(), bag),
+                // Leaving mid-hook: left out, like a departed unit.
+                None => entry.units.remove(unit),
+            };
         }
-        entry.app = self.app_bag(&entry.id, &entry.remote_app)?;
+        if entry.remote_app.is_empty() {
+            return Ok(Err(format!("{}: no remote application", entry.id)));
+        }
+        match self.tools.remote_app_bag(&entry.id, &entry.remote_app)? {
+            Some(app) => entry.app = app,
+            // The relation went away under us: a full read leaves it out.
+            None => return Ok(Err(format!("{}: relation gone while reading", entry.id))),
+        }
         Ok(Ok(()))
     }
 }

@@ -65,6 +65,9 @@ pub struct Fault {
     pub code: i32,
     /// Message printed after `ERROR `.
     pub message: String,
+    /// Only calls with this argument fail (`None`: every call of the tool).
+    #[serde(default)]
+    pub when_arg: Option<String>,
 }
 
 /// The whole context.

@@ -744,6 +744,27 @@ impl Model {
             Fault {
                 code,
                 message: message.to_owned(),
+                when_arg: None,
+            },
+        );
+    }
+
+    /// Makes `tool` fail on `unit` only for calls with argument `arg` (say, one unit's name to
+    /// `relation-get`), until [`Model::clear_faults`].
+    pub fn inject_fault_for(
+        &mut self,
+        unit: &str,
+        tool: &str,
+        arg: &str,
+        code: i32,
+        message: &str,
+    ) {
+        self.faults.insert(
+            (unit.to_owned(), tool.to_owned()),
+            Fault {
+                code,
+                message: message.to_owned(),
+                when_arg: Some(arg.to_owned()),
             },
         );
     }

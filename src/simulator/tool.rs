@@ -112,11 +112,15 @@ pub fn run(ctx: &mut HookContext, tool: &str, args: &[String], stdin: &str) -> T
     call.extend(args.iter().cloned());
     ctx.calls.push(call);
     let result = match ctx.faults.get(tool) {
-        Some(Fault { code, message }) => Err(Failure {
+        Some(Fault {
+            code,
+            message,
+            when_arg,
+        }) if when_arg.as_ref().is_none_or(|arg| args.contains(arg)) => Err(Failure {
             code: *code,
             message: message.clone(),
         }),
-        None => dispatch(ctx, tool, args, stdin),
+        _ => dispatch(ctx, tool, args, stdin),
     };
     match result {
         Ok(stdout) => ToolOutput {

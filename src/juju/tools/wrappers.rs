@@ -172,6 +172,41 @@ impl<'a> Tools<'a> {
         }
     }
 
+    /// A remote unit's bag, or `None` when Juju says the relation or unit is gone
+    /// (`permission denied`, `relation not found`: a unit leaving mid-hook). Any other failure
+    /// is an error: the hook fails and Juju retries it.
+    pub fn remote_unit_bag(
+        &self,
+        relation: &RelationId,
+        unit: &str,
+    ) -> Result<Option<Databag>, ToolError> {
+        gone_as_none(self.json(
+            "relation-get",
+            args(&["--format=json", "-r", &relation.to_string(), "-", unit]),
+        ))
+        .map(|bag: Option<Option<Databag>>| bag.map(Option::unwrap_or_default))
+    }
+
+    /// A remote application's bag, or `None` when Juju says the relation is gone.
+    pub fn remote_app_bag(
+        &self,
+        relation: &RelationId,
+        app: &str,
+    ) -> Result<Option<Databag>, ToolError> {
+        gone_as_none(self.json(
+            "relation-get",
+            args(&[
+                "--format=json",
+                "-r",
+                &relation.to_string(),
+                "--app",
+                "-",
+                app,
+            ]),
+        ))
+        .map(|bag: Option<Option<Databag>>| bag.map(Option::unwrap_or_default))
+    }
+
     /// `relation-set -r <id> [--app] --file -` with a JSON object on stdin. `""` deletes a key.
     pub fn relation_set(
         &self,
@@ -299,6 +334,14 @@ impl<'a> Tools<'a> {
 }
 
 /// A read of a relation that is gone returns the empty default (juju.md §3.2, §5.3).
+fn gone_as_none<T>(result: Result<T, ToolError>) -> Result<Option<T>, ToolError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(err) if err.is_relation_gone() => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
 fn gone_as_default<T: Default>(result: Result<T, ToolError>) -> Result<T, ToolError> {
     match result {
         Err(err) if err.is_relation_gone() => Ok(T::default()),
