@@ -129,33 +129,19 @@ impl<'a> Tools<'a> {
         Ok(app.filter(|a| !a.is_empty()))
     }
 
-    /// `relation-get --format=json -r <id> - <unit>`: a unit's databag.
+    /// `relation-get --format=json -r <id> - <unit>`: a unit's databag (empty if gone).
     pub fn relation_get_unit(
         &self,
         relation: &RelationId,
         unit: &str,
     ) -> Result<Databag, ToolError> {
-        let bag: Option<Databag> = gone_as_default(self.json(
-            "relation-get",
-            args(&["--format=json", "-r", &relation.to_string(), "-", unit]),
-        ))?;
-        Ok(bag.unwrap_or_default())
+        Ok(self.remote_unit_bag(relation, unit)?.unwrap_or_default())
     }
 
-    /// `relation-get --format=json -r <id> --app - <app>`: an application's databag.
+    /// `relation-get --format=json -r <id> --app - <app>`: an application's databag (empty if
+    /// gone).
     pub fn relation_get_app(&self, relation: &RelationId, app: &str) -> Result<Databag, ToolError> {
-        let bag: Option<Databag> = gone_as_default(self.json(
-            "relation-get",
-            args(&[
-                "--format=json",
-                "-r",
-                &relation.to_string(),
-                "--app",
-                "-",
-                app,
-            ]),
-        ))?;
-        Ok(bag.unwrap_or_default())
+        Ok(self.remote_app_bag(relation, app)?.unwrap_or_default())
     }
 
     /// `systemctl is-active <unit>`: `Ok(true)` when active, `Ok(false)` when systemd reports
