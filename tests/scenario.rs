@@ -1025,3 +1025,16 @@ fn a_relation_or_unit_gone_mid_hook_is_left_out_and_other_read_failures_are_retr
     assert_eq!(m.status(unit).unwrap().message, "4 targets from 2 apps");
     m.clear_faults();
 }
+
+#[test]
+fn the_service_unit_file_is_as_recorded() {
+    let w = world("unit-file", 1);
+    let unit = "parca-broker/0";
+    let text = w
+        .model
+        .file(unit, "/etc/systemd/system/parca-broker.service")
+        .unwrap();
+    let charm_dir = w.model.unit_root(unit).parent().unwrap().join("charm");
+    let text = text.replace(&charm_dir.display().to_string(), "<charm-dir>");
+    insta::assert_snapshot!("service_unit_file", text);
+}

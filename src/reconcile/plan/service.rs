@@ -67,6 +67,8 @@ fn systemd_unit(observed: &Observed, config: &CharmConfig) -> String {
          ExecStart={}/dispatch serve --listen {} --state {STATE_FILE} --config-file {}\n\
          Restart=on-failure\n\
          RestartSec=5\n\
+         # Above systemd's default of 1,024: every client and probe holds a descriptor.\n\
+         LimitNOFILE=65536\n\
          \n\
          [Install]\n\
          WantedBy=multi-user.target\n",
