@@ -194,9 +194,6 @@ impl World {
                 let app = format!("prov{}", self.next_provider);
                 self.next_provider += 1;
                 m.add_remote_app(&app, *units).unwrap();
-                for unit in m.units(&app) {
-                    let _ = unit;
-                }
                 let id = m
                     .relate(BROKER, "profiling-endpoint", &app, "profiling-endpoint")
                     .unwrap();
@@ -252,15 +249,12 @@ impl World {
                     let unit = &units[unit_index % units.len()];
                     let address = self.model.unit(unit).unwrap().address.clone();
                     let bag = match data {
+                        // 7000: a valid unit address; any other port: an address with a port,
+                        // which the consumer reports.
+                        Data::Valid(7000) => unit_bag(unit, &address),
                         Data::Valid(port) => unit_bag(unit, &format!("{address}:{port}")),
                         Data::InvalidJson => unit_bag(unit, "not an address:"),
                         Data::Empty => Databag::new(),
-                    };
-                    // A valid address has no port; Valid(port) sends one to exercise the report.
-                    let bag = if matches!(data, Data::Valid(7000)) {
-                        unit_bag(unit, &address)
-                    } else {
-                        bag
                     };
                     self.model.set_unit_data(id, unit, bag).unwrap();
                 }
