@@ -79,6 +79,9 @@ pub enum Command {
         /// Seconds between target probe rounds (±20% jitter), 1 to 86400.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         probe_interval: u64,
+        /// Seconds in-flight requests may take after SIGTERM before the service exits anyway.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+        shutdown_deadline: u64,
         /// Seconds before a target probe times out, 1 to 86400.
         #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         probe_timeout: u64,
@@ -231,6 +234,7 @@ pub fn run_serve(
     state: PathBuf,
     probe_interval: u64,
     probe_timeout: u64,
+    shutdown_deadline: u64,
 ) -> Result<bool, CliError> {
     init_logging();
     let options = crate::service::ServeOptions {
@@ -241,6 +245,7 @@ pub fn run_serve(
             timeout: std::time::Duration::from_secs(probe_timeout.max(1)),
             ..Default::default()
         },
+        shutdown_deadline: std::time::Duration::from_secs(shutdown_deadline),
     };
     // One thread serves and probes: the work is small and I/O-bound, and every extra worker
     // costs a stack and a malloc arena (idle RSS is a target, issue 9 P5).

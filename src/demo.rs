@@ -131,6 +131,7 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
             timeout: Duration::from_secs(2),
             concurrency: 8,
         },
+        shutdown_deadline: Duration::from_secs(5),
     };
     let exit_after = options.exit_after;
     let server = runtime.spawn(async move {

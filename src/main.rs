@@ -42,7 +42,14 @@ fn main() -> ExitCode {
             config_file: _,
             probe_interval,
             probe_timeout,
-        } => run_serve(listen, state, probe_interval, probe_timeout),
+            shutdown_deadline,
+        } => run_serve(
+            listen,
+            state,
+            probe_interval,
+            probe_timeout,
+            shutdown_deadline,
+        ),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

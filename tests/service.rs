@@ -121,6 +121,7 @@ async fn start(name: &str) -> Running {
             timeout: Duration::from_millis(700),
             concurrency: 2,
         },
+        shutdown_deadline: Duration::from_secs(2),
     };
     let handle = tokio::spawn(async move {
         serve_with(listener, options, async {
@@ -337,6 +338,7 @@ async fn routes_health_and_discovery_over_real_sockets() {
         listen: listener.local_addr().unwrap(),
         state_file: service.state_file.clone(),
         probe: ProbeOptions::default(),
+        shutdown_deadline: Duration::from_secs(2),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let restarted = tokio::spawn(async move {
@@ -379,38 +381,45 @@ async fn self_profile_is_a_pprof_protobuf() {
     );
 }
 
-#[test]
-fn the_real_binary_stops_gracefully_on_sigterm() {
+/// The real binary serving on a free loopback port (with `extra` flags), once it accepts
+/// connections; and a first connection to it.
+fn spawn_serve(name: &str, extra: &[&str]) -> (std::process::Child, std::net::TcpStream) {
     let port = dead_address().port();
-    let dir = std::env::temp_dir().join(format!("parca-broker-sigterm-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("parca-broker-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_parca-broker"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--state",
-            dir.join("state.json").to_str().unwrap(),
-        ])
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_parca-broker"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .arg("--state")
+        .arg(dir.join("state.json"))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}/healthz");
-    let mut up = false;
     for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            up = true;
-            break;
+        if let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            return (child, stream);
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(up, "service did not start on {url}");
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("service did not start on 127.0.0.1:{port}");
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit.
+fn terminate(child: std::process::Child) -> std::process::Output {
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_real_binary_stops_gracefully_on_sigterm() {
+    let (child, _client) = spawn_serve("sigterm", &[]);
+    let output = terminate(child);
     assert!(output.status.success(), "exit status {:?}", output.status);
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -447,4 +456,23 @@ async fn reconcile_notes_are_accepted_only_from_loopback() {
             .unwrap();
         assert_eq!(response.status().as_u16(), expected, "{peer}");
     }
+}
+
+#[test]
+fn sigterm_stops_the_service_within_the_deadline_even_with_a_request_in_flight() {
+    use std::io::Write;
+    let (child, mut client) = spawn_serve("deadline", &["--shutdown-deadline", "1"]);
+    // A request that stays in flight for a minute: a 60 s CPU profile.
+    client
+        .write_all(b"GET /debug/pprof/profile?seconds=60 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let output = terminate(child);
+    let took = started.elapsed();
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("stopping anyway"), "{log}");
+    drop(client);
 }

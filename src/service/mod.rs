@@ -39,6 +39,9 @@ pub struct ServeOptions {
     pub state_file: PathBuf,
     /// Target probing.
     pub probe: ProbeOptions,
+    /// After the stop signal, how long in-flight requests may take before the service exits
+    /// anyway (a client that never finishes must not keep SIGTERM from working).
+    pub shutdown_deadline: Duration,
 }
 
 /// The service could not start.
@@ -185,13 +188,31 @@ pub async fn serve_with(
     tracing::info!(listen = %listen, state = %options.state_file.display(), "parca-broker service started");
     let watcher = tokio::spawn(watch_state(Arc::clone(&shared), options.state_file.clone()));
     let prober = tokio::spawn(probe::run(Arc::clone(&shared), options.probe.clone()));
-    let result = axum::serve(
+    // The stop signal ends accepting (graceful), and starts the deadline for in-flight ones.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let server = axum::serve(
         listener,
         router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .map_err(ServiceError::Serve);
+    .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let deadline = options.shutdown_deadline;
+    let result = tokio::select! {
+        result = std::future::IntoFuture::into_future(server) => result.map_err(ServiceError::Serve),
+        () = async {
+            stopped(stop_rx).await;
+            tokio::time::sleep(deadline).await;
+        } => {
+            tracing::warn!(?deadline, "requests still in flight after the stop signal; stopping anyway");
+            Ok(())
+        }
+    };
     watcher.abort();
     prober.abort();
     tracing::info!("parca-broker service stopped");
