@@ -390,6 +390,16 @@ fn calls_of(runs: &[HookRun], unit: &str, hook: &str) -> Vec<Vec<String>> {
         .unwrap_or_default()
 }
 
+/// The hook's `reconciled …` summary log line.
+fn summary_line(run: &HookRun) -> &str {
+    run.context
+        .logs
+        .iter()
+        .find(|l| l.message.contains("reconciled"))
+        .map(|l| l.message.as_str())
+        .unwrap()
+}
+
 fn tools_used(calls: &[Vec<String>]) -> BTreeMap<String, usize> {
     let mut count = BTreeMap::new();
     for call in calls {
@@ -532,17 +542,11 @@ fn an_event_that_changes_nothing_writes_nothing() {
             run.hook,
             run.context.systemctl
         );
-        let summary = run
-            .context
-            .logs
-            .iter()
-            .find(|l| l.message.contains("reconciled"))
-            .unwrap();
+        let summary = summary_line(run);
         assert!(
-            summary.message.contains("0 files written"),
-            "{}: {}",
-            run.hook,
-            summary.message
+            summary.contains("0 files written"),
+            "{}: {summary}",
+            run.hook
         );
     }
 }
@@ -562,17 +566,11 @@ fn http_sd_unit_churn_never_rewrites_parca_yaml() {
         .unwrap();
     m.remove_unit("prov0/0").unwrap();
     for run in &m.runs()[before..] {
-        let summary = run
-            .context
-            .logs
-            .iter()
-            .find(|l| l.message.contains("reconciled"))
-            .unwrap();
+        let summary = summary_line(run);
         assert!(
-            summary.message.ends_with("parca.yaml unchanged"),
-            "{}: {}",
-            run.hook,
-            summary.message
+            summary.ends_with("parca.yaml unchanged"),
+            "{}: {summary}",
+            run.hook
         );
     }
     assert_eq!(

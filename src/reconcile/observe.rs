@@ -99,11 +99,16 @@ pub struct Observed {
 impl Observed {
     /// Current content of a managed file.
     pub fn file(&self, path: &str) -> Option<&[u8]> {
-        self.files
-            .iter()
-            .find(|(p, _)| p == path)
-            .and_then(|(_, content)| content.as_deref())
+        content_of(&self.files, path)
     }
+}
+
+/// A file's content in a list of read files.
+fn content_of<'a>(files: &'a [(String, Option<Vec<u8>>)], path: &str) -> Option<&'a [u8]> {
+    files
+        .iter()
+        .find(|(p, _)| p == path)
+        .and_then(|(_, content)| content.as_deref())
 }
 
 /// The relation data a hook works from.
@@ -147,16 +152,10 @@ pub fn observe(
         (path, content)
     })
     .collect();
-    let cache_bytes = files
-        .iter()
-        .find(|(p, _)| p == files::CACHE_FILE)
-        .and_then(|(_, c)| c.as_deref());
-    let cache = RemoteCache::load(cache_bytes, &ctx.unit);
+    let cache = RemoteCache::load(content_of(&files, files::CACHE_FILE), &ctx.unit);
     // Is the service still running? Asked on every hook once it is installed, so a crashed
     // service is restarted by the next hook instead of being reported once and forgotten.
-    let installed = files
-        .iter()
-        .any(|(p, c)| p == files::SYSTEMD_UNIT && c.is_some());
+    let installed = content_of(&files, files::SYSTEMD_UNIT).is_some();
     let asks = !matches!(
         &ctx.dispatch,
         Dispatch::Hook(Event::Install | Event::Stop | Event::Remove) | Dispatch::Action(_)

@@ -22,20 +22,23 @@ impl ToolRunner for MemoryRunner {
         if out.code == 0 {
             return Ok(out.stdout);
         }
-        let message = out
-            .stderr
-            .lines()
-            .rev()
-            .find_map(|line| line.strip_prefix("ERROR "))
-            .unwrap_or(out.stderr.trim())
-            .to_owned();
         Err(ToolError::Failed {
             tool: tool.to_owned(),
             args: args.to_vec(),
             code: Some(out.code),
-            message,
+            message: crate::juju::tools::error_message(&out.stderr),
         })
     }
+}
+
+/// The hook context `dispatch` would read from `env` (the last value of a key wins).
+fn juju_context(env: &[(&str, String)]) -> Result<JujuContext, crate::juju::ContextError> {
+    JujuContext::from_env(|key| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    })
 }
 
 /// Runs one hook as `dispatch` would, with `env` as its whole environment. Returns the exit
@@ -45,16 +48,10 @@ pub fn run_hook(
     context: HookContext,
     root: &Path,
 ) -> (i32, String, String, HookContext) {
-    let get = |key: &str| {
-        env.iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
-    };
     let runner = MemoryRunner {
         context: RefCell::new(context),
     };
-    let (code, stderr) = match JujuContext::from_env(get) {
+    let (code, stderr) = match juju_context(env) {
         Err(err) => (1, format!("parca-broker: {err}\n")),
         Ok(ctx) => match crate::reconcile::run(ctx, &runner, root) {
             Ok(()) => (0, String::new()),
@@ -70,13 +67,7 @@ pub fn plan_only(
     context: HookContext,
     root: &Path,
 ) -> Result<crate::reconcile::plan::Plan, String> {
-    let get = |key: &str| {
-        env.iter()
-            .rev()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone())
-    };
-    let ctx = JujuContext::from_env(get).map_err(|e| e.to_string())?;
+    let ctx = juju_context(env).map_err(|e| e.to_string())?;
     let runner = MemoryRunner {
         context: RefCell::new(context),
     };

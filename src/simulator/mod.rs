@@ -854,10 +854,12 @@ impl Model {
 
     /// The file system root a charm unit writes under (its `PARCA_BROKER_ROOT`).
     pub fn unit_root(&self, unit: &str) -> PathBuf {
-        self.dir
-            .join("units")
-            .join(unit.replace('/', "-"))
-            .join("root")
+        self.unit_dir(unit).join("root")
+    }
+
+    /// A charm unit's sandbox folder: its `charm/` (dispatch), `root/` and hook contexts.
+    fn unit_dir(&self, unit: &str) -> PathBuf {
+        self.dir.join("units").join(unit.replace('/', "-"))
     }
 
     /// A file a charm unit wrote, by its absolute logical path.
@@ -956,7 +958,7 @@ impl Model {
         context_path: &Path,
         dispatch_path: &str,
     ) -> Vec<(&'static str, String)> {
-        let unit_dir = self.dir.join("units").join(unit.replace('/', "-"));
+        let unit_dir = self.unit_dir(unit);
         let charm_dir = unit_dir.join("charm");
         let hook_name = if spec.action.is_some() {
             String::new()
@@ -1039,7 +1041,7 @@ impl Model {
     pub fn probe_full_reconcile(&self, unit: &str) -> Result<crate::reconcile::plan::Plan> {
         let spec = HookSpec::plain("config-changed");
         let context = self.context_for(unit, &spec)?;
-        let unit_dir = self.dir.join("units").join(unit.replace('/', "-"));
+        let unit_dir = self.unit_dir(unit);
         let env = self.hook_env(
             unit,
             &spec,
@@ -1060,7 +1062,7 @@ impl Model {
                 .ok_or_else(|| SimError::Usage(format!("no relation {id} for {unit}")))?;
             spec.relation_env = Some((rel.endpoint.clone(), rel.remote_app.clone()));
         }
-        let unit_dir = self.dir.join("units").join(unit.replace('/', "-"));
+        let unit_dir = self.unit_dir(unit);
         let charm_dir = unit_dir.join("charm");
         std::fs::create_dir_all(&charm_dir)?;
         let dispatch = charm_dir.join("dispatch");

@@ -745,21 +745,39 @@ fn state_set(ctx: &mut HookContext, args: &[String], stdin: &str) -> Result<Stri
 
 /// `VmHWM` (peak resident set, KiB) of this tool's parent process, the hook; 0 if unknown.
 fn parent_peak_rss_kib() -> u64 {
-    let path = format!("/proc/{}/status", std::os::unix::process::parent_id());
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix("VmHWM:")
-                    .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-        })
-        .unwrap_or(0)
+    proc_status_kib(std::os::unix::process::parent_id(), "VmHWM").unwrap_or(0)
+}
+
+/// A memory figure (KiB) of a process from `/proc/<pid>/status`: `VmRSS`, `VmHWM`, …
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|line| {
+        line.strip_prefix(field)?
+            .strip_prefix(':')?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_status_fields_are_read_by_exact_name() {
+        let pid = std::process::id();
+        assert!(proc_status_kib(pid, "VmRSS").is_some_and(|kib| kib > 0));
+        assert!(proc_status_kib(pid, "VmHWM").is_some_and(|kib| kib > 0));
+        assert_eq!(
+            proc_status_kib(pid, "VmRS"),
+            None,
+            "a prefix is not a field"
+        );
+        assert_eq!(proc_status_kib(u32::MAX, "VmRSS"), None);
+    }
     use crate::simulator::context::CtxRelation;
 
     fn ctx() -> HookContext {

@@ -51,13 +51,7 @@ impl ToolRunner for ProcessRunner {
                 reason: "stdout is not UTF-8".into(),
             });
         }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let message = stderr
-            .lines()
-            .rev()
-            .find_map(|line| line.strip_prefix("ERROR "))
-            .unwrap_or(stderr.trim())
-            .to_owned();
+        let message = error_message(&String::from_utf8_lossy(&output.stderr));
         Err(ToolError::Failed {
             tool: tool.to_owned(),
             args: args.to_vec(),
@@ -65,6 +59,16 @@ impl ToolRunner for ProcessRunner {
             message,
         })
     }
+}
+
+/// What a failed hook tool said: the text after the last `ERROR `, else all of stderr.
+pub fn error_message(stderr: &str) -> String {
+    stderr
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("ERROR "))
+        .unwrap_or(stderr.trim())
+        .to_owned()
 }
 
 /// A hook tool that could not be run or reported an error.

@@ -25,10 +25,8 @@ use serde_json::json;
 mod service;
 mod store;
 
+pub use service::SERVICE_UNIT;
 pub use store::StoreSource;
-
-/// The broker service's systemd unit.
-pub const SERVICE_UNIT: &str = "parca-broker.service";
 
 /// The job the broker publishes for its own pprof endpoint.
 pub const SELF_JOB_NAME: &str = "parca-broker";

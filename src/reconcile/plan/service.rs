@@ -3,11 +3,13 @@
 //! upgrade-charm restart it (a new binary); stop and remove disable it; and a service that
 //! should run and does not (`systemctl is-active`, read in observe) is restarted. Pure.
 
-use super::SERVICE_UNIT;
 use crate::juju::{Dispatch, Event};
 use crate::reconcile::config::CharmConfig;
 use crate::reconcile::files::{STATE_FILE, SYSTEMD_UNIT};
 use crate::reconcile::observe::Observed;
+
+/// The broker service's systemd unit.
+pub const SERVICE_UNIT: &str = "parca-broker.service";
 
 /// What the hook does to the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
