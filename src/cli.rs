@@ -40,6 +40,10 @@ pub enum Command {
     CheckConfig {
         /// The file (YAML, or JSON).
         file: PathBuf,
+        /// Also load it in this real Parca binary (in a network namespace: nothing is scraped);
+        /// where the two disagree, Parca is right.
+        #[arg(long, value_name = "PATH")]
+        with_parca: Option<PathBuf>,
     },
     /// Run the real pipeline on a built-in example model and serve it (the README's first command).
     Demo {
@@ -103,6 +107,9 @@ pub enum CliError {
     /// A benchmark could not run (the simulator or the disk failed).
     #[error("bench: {0}")]
     Bench(String),
+    /// The real Parca gave no verdict (not startable, no network namespace, timeout).
+    #[error("parca: {0}")]
+    Parca(String),
     /// A vector file is not a JSON list of vectors.
     #[error("{path} is not a vector file: {source}")]
     Parse {
@@ -193,16 +200,18 @@ pub fn run_vectors(
     Ok(failed == 0)
 }
 
-/// Runs check-config; returns whether Parca would load the file.
+/// Runs check-config; returns whether Parca would load the file (and, with `parca`, whether
+/// the real Parca does).
 pub fn run_check_config(
     file: &std::path::Path,
+    parca: Option<&std::path::Path>,
     out: &mut impl std::io::Write,
 ) -> Result<bool, CliError> {
     let text = std::fs::read_to_string(file).map_err(|source| CliError::Read {
         path: file.display().to_string(),
         source,
     })?;
-    match crate::render::validate::check_yaml(&text) {
+    let ours = match crate::render::validate::check_yaml(&text) {
         Ok(config) => {
             let _ = writeln!(
                 out,
@@ -211,7 +220,7 @@ pub fn run_check_config(
                 config.scrape_configs.len(),
                 config.object_storage.bucket.kind
             );
-            Ok(true)
+            true
         }
         Err(problems) => {
             for problem in &problems {
@@ -223,9 +232,38 @@ pub fn run_check_config(
                 file.display(),
                 problems.len()
             );
-            Ok(false)
+            false
         }
+    };
+    let Some(binary) = parca else {
+        return Ok(ours);
+    };
+    let verdict = crate::parca::ParcaJudge::new(binary)
+        .judge_file(file)
+        .map_err(|e| CliError::Parca(e.to_string()))?;
+    let theirs = match &verdict {
+        crate::parca::ParcaVerdict::Accepted => {
+            let _ = writeln!(out, "{}: {} loads it", file.display(), binary.display());
+            true
+        }
+        crate::parca::ParcaVerdict::Rejected(err) => {
+            let _ = writeln!(
+                out,
+                "{}: {} refuses it: {err}",
+                file.display(),
+                binary.display()
+            );
+            false
+        }
+    };
+    if theirs != ours {
+        let _ = writeln!(
+            out,
+            "{}: check-config and Parca disagree; Parca is right (please report this file)",
+            file.display()
+        );
     }
+    Ok(ours && theirs)
 }
 
 /// Runs the service until SIGTERM / SIGINT.

@@ -17,6 +17,7 @@ pub mod fixes;
 pub mod interfaces;
 pub mod juju;
 pub mod model;
+pub mod parca;
 pub mod pyjson;
 pub mod reconcile;
 pub mod render;

@@ -27,7 +27,9 @@ fn main() -> ExitCode {
         Command::Vectors { files, emit } => {
             run_vectors(&files, emit, &mut std::io::stdout().lock())
         }
-        Command::CheckConfig { file } => run_check_config(&file, &mut std::io::stdout().lock()),
+        Command::CheckConfig { file, with_parca } => {
+            run_check_config(&file, with_parca.as_deref(), &mut std::io::stdout().lock())
+        }
         Command::Demo {
             out,
             listen,
