@@ -54,7 +54,7 @@ fn deploy_alone_runs_setup_hooks_and_blocks_on_missing_store() {
     assert_eq!(status.status, "blocked");
     assert_eq!(
         status.message,
-        "no upstream store: relate external-parca-store-endpoint or set store-address; 0 targets from 0 apps"
+        "no upstream store: relate external-parca-store-endpoint or set store-address; 0 targets from 0 apps; parca not run (attach resource parca or set parca-binary)"
     );
     let parca_yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
     assert!(parca_yaml.starts_with("object_storage:"), "{parca_yaml}");
@@ -253,7 +253,10 @@ fn full_model_renders_relays_and_settles() {
     let status = m.status("parca-broker/0").unwrap();
     assert_eq!(
         (status.status.as_str(), status.message.as_str()),
-        ("active", "7 targets from 3 apps")
+        (
+            "active",
+            "7 targets from 3 apps; parca not run (attach resource parca or set parca-binary)"
+        )
     );
 
     let parca_yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
@@ -388,14 +391,14 @@ fn removing_a_unit_or_a_relation_removes_its_targets() {
     assert!(yaml.contains("zinc-1.zinc-endpoints") && !yaml.contains("zinc-2.zinc-endpoints"));
     assert_eq!(
         m.status("parca-broker/0").unwrap().message,
-        "6 targets from 3 apps"
+        "6 targets from 3 apps; parca not run (attach resource parca or set parca-binary)"
     );
     m.remove_relation(w.zinc).unwrap();
     let yaml = m.file("parca-broker/0", "/etc/parca/parca.yaml").unwrap();
     assert!(!yaml.contains("zinc"), "{yaml}");
     assert_eq!(
         m.status("parca-broker/0").unwrap().message,
-        "4 targets from 2 apps"
+        "4 targets from 2 apps; parca not run (attach resource parca or set parca-binary)"
     );
     all_ok(m);
 }
@@ -430,7 +433,9 @@ fn an_invalid_provider_is_named_in_status_and_others_keep_working() {
         status.message
     );
     assert!(
-        status.message.ends_with("; 7 targets from 3 apps"),
+        status.message.ends_with(
+            "; 7 targets from 3 apps; parca not run (attach resource parca or set parca-binary)"
+        ),
         "{}",
         status.message
     );
@@ -946,7 +951,7 @@ fn a_service_that_died_is_restarted_by_the_next_hook_and_the_status_says_so() {
     assert!(
         status
             .message
-            .ends_with("parca-broker.service was not running: restarted"),
+            .ends_with("parca-broker.service was not running: restarted; parca not run (attach resource parca or set parca-binary)"),
         "{}",
         status.message
     );
@@ -979,7 +984,10 @@ fn a_relation_or_unit_gone_mid_hook_is_left_out_and_other_read_failures_are_retr
     let mut w = world("gone-mid-hook", 1);
     let m = &mut w.model;
     let unit = "parca-broker/0";
-    assert_eq!(m.status(unit).unwrap().message, "7 targets from 3 apps");
+    assert_eq!(
+        m.status(unit).unwrap().message,
+        "7 targets from 3 apps; parca not run (attach resource parca or set parca-binary)"
+    );
     let yaml = m.file(unit, "/etc/parca/parca.yaml").unwrap();
 
     // Juju says a listed unit is gone (it is leaving mid-hook): left out, no report, exit 0.
@@ -987,7 +995,10 @@ fn a_relation_or_unit_gone_mid_hook_is_left_out_and_other_read_failures_are_retr
     m.set_config("parca-broker", Map::new()).unwrap(); // config-changed reads everything
     let run = m.runs().last().unwrap().clone();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(m.status(unit).unwrap().message, "6 targets from 3 apps");
+    assert_eq!(
+        m.status(unit).unwrap().message,
+        "6 targets from 3 apps; parca not run (attach resource parca or set parca-binary)"
+    );
     assert!(
         !m.file(unit, "/etc/parca/parca.yaml")
             .unwrap()
@@ -1013,7 +1024,10 @@ fn a_relation_or_unit_gone_mid_hook_is_left_out_and_other_read_failures_are_retr
     for run in m.retry_failed().unwrap() {
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
-    assert_eq!(m.status(unit).unwrap().message, "7 targets from 3 apps");
+    assert_eq!(
+        m.status(unit).unwrap().message,
+        "7 targets from 3 apps; parca not run (attach resource parca or set parca-binary)"
+    );
     assert_eq!(m.file(unit, "/etc/parca/parca.yaml").unwrap(), yaml);
 
     // The app bag read says the relation is gone: the whole relation is left out, the others
@@ -1022,7 +1036,10 @@ fn a_relation_or_unit_gone_mid_hook_is_left_out_and_other_read_failures_are_retr
     m.set_config("parca-broker", Map::new()).unwrap();
     let run = m.runs().last().unwrap().clone();
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(m.status(unit).unwrap().message, "4 targets from 2 apps");
+    assert_eq!(
+        m.status(unit).unwrap().message,
+        "4 targets from 2 apps; parca not run (attach resource parca or set parca-binary)"
+    );
     m.clear_faults();
 }
 

@@ -91,6 +91,7 @@ fn snapshot(targets: &[(&str, String)]) -> BrokerSnapshot {
         config_file: "/etc/parca/parca.yaml".into(),
         parca_yaml: "object_storage: {}\n".into(),
         discovery: "static".into(),
+        parca: Default::default(),
     }
 }
 

@@ -53,6 +53,18 @@ pub fn apply(plan: &Plan, runner: &dyn ToolRunner, root: &Path) -> Result<Applie
         })?;
         applied.files_written.push(file.path.clone());
     }
+    for path in &plan.removals {
+        files::remove(root, path).map_err(|source| ApplyError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    for path in &plan.make_executable {
+        files::make_executable(Path::new(path)).map_err(|source| ApplyError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
     for command in &plan.service_commands {
         // A service that will not start must not wedge the unit in error: report it instead.
         if let Err(err) = runner.run("systemctl", command, None) {

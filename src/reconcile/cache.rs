@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The cache file's format; a file of any other schema is ignored (full read).
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// The binary that wrote a cache; a cache from any other build version is ignored.
 pub const BINARY_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -55,6 +55,10 @@ pub struct RemoteCache {
     pub self_profiling: Vec<RemoteEnd>,
     /// Our ingress (else bind) address on self-profiling-endpoint.
     pub network_address: Option<String>,
+    /// `resource-get parca` as of the last full read (attaching a resource fires
+    /// `upgrade-charm`, which reads it again).
+    #[serde(default)]
+    pub parca_resource: Option<Result<String, String>>,
 }
 
 /// Why a cache cannot be used: the hook reads everything instead.
@@ -166,6 +170,7 @@ pub fn cache_write(observed: &Observed) -> Option<FileWrite> {
         agents: ends(&observed.agents),
         self_profiling: ends(&observed.self_profiling),
         network_address: observed.network_address.clone(),
+        parca_resource: observed.parca.resource.clone(),
     };
     let content = cache.encode();
     (observed.file(CACHE_FILE) != Some(content.as_slice())).then(|| FileWrite {
@@ -198,6 +203,7 @@ mod tests {
             }],
             self_profiling: Vec::new(),
             network_address: Some("10.0.0.5".into()),
+            parca_resource: None,
         }
     }
 

@@ -8,6 +8,10 @@ use serde_json::{Map, Value};
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/parca/parca.yaml";
 /// The service's default listen address (loopback: nothing is exposed unless asked).
 pub const DEFAULT_LISTEN_ADDRESS: &str = "127.0.0.1:7075";
+/// The managed Parca's default `--http-address`.
+pub const DEFAULT_PARCA_LISTEN_ADDRESS: &str = "127.0.0.1:7070";
+/// The managed standalone Parca's default `--storage-active-memory` (Parca's own default).
+pub const DEFAULT_PARCA_STORAGE_MEMORY: u64 = 512 << 20;
 
 /// Decoded options.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +34,12 @@ pub struct CharmConfig {
     pub listen_address: String,
     /// Address published for this unit (self-profiling); empty: from the network binding.
     pub unit_address: String,
+    /// A Parca binary on the machine to run (empty: the `parca` resource, if attached).
+    pub parca_binary: String,
+    /// The managed Parca's `--http-address`.
+    pub parca_listen_address: String,
+    /// The managed standalone Parca's in-memory storage, bytes.
+    pub parca_storage_memory: u64,
 }
 
 /// `target-discovery`: targets written into parca.yaml, or served by the broker over http_sd.
@@ -78,6 +88,8 @@ impl CharmConfig {
         let listen_address = text("listen-address", DEFAULT_LISTEN_ADDRESS);
         let unit_address = text("unit-address", "");
         let base_config_file = text("base-config-file", "");
+        let parca_binary = text("parca-binary", "");
+        let parca_listen_address = text("parca-listen-address", DEFAULT_PARCA_LISTEN_ADDRESS);
         let discovery = match text("target-discovery", "static").as_str() {
             "static" => TargetDiscovery::Static,
             "http-sd" => TargetDiscovery::HttpSd,
@@ -98,6 +110,20 @@ impl CharmConfig {
                     reason: format!("must be a boolean, not {}", crate::pyjson::type_name(other)),
                 });
                 false
+            }
+        };
+        // 16 MiB: below that Parca cannot hold one scrape of a busy target.
+        let parca_storage_memory = match raw.get("parca-storage-memory") {
+            None | Some(Value::Null) => DEFAULT_PARCA_STORAGE_MEMORY,
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n >= 16 << 20) => {
+                n.as_u64().unwrap_or(DEFAULT_PARCA_STORAGE_MEMORY)
+            }
+            Some(other) => {
+                problems.push(ConfigProblem {
+                    option: "parca-storage-memory",
+                    reason: format!("{other} is not a number of bytes of at least 16777216"),
+                });
+                DEFAULT_PARCA_STORAGE_MEMORY
             }
         };
         let object_storage = if object_storage_text.is_empty() {
@@ -133,6 +159,37 @@ impl CharmConfig {
                 });
                 DEFAULT_CONFIG_FILE.to_owned()
             };
+        // It goes onto parca.service's command line: one absolute path, nothing systemd would
+        // split or expand.
+        let parca_binary = if parca_binary.is_empty()
+            || (parca_binary.starts_with('/')
+                && !parca_binary.split('/').any(|c| c == "..")
+                && !parca_binary
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || "%$\\\"';".contains(c)))
+        {
+            parca_binary
+        } else {
+            problems.push(ConfigProblem {
+                option: "parca-binary",
+                reason: format!(
+                    "{parca_binary:?} must be an absolute path without '..', spaces or any of %$\\\"';"
+                ),
+            });
+            String::new()
+        };
+        let parca_listen_address = match parca_listen_address.parse::<std::net::SocketAddr>() {
+            Ok(_) => parca_listen_address,
+            Err(_) => {
+                problems.push(ConfigProblem {
+                    option: "parca-listen-address",
+                    reason: format!(
+                        "{parca_listen_address:?} is not an IP:port (IPv6 in brackets)"
+                    ),
+                });
+                DEFAULT_PARCA_LISTEN_ADDRESS.to_owned()
+            }
+        };
         let listen_address = match listen_address.parse::<std::net::SocketAddr>() {
             Ok(_) => listen_address,
             Err(_) => {
@@ -154,6 +211,9 @@ impl CharmConfig {
                 config_file,
                 listen_address,
                 unit_address,
+                parca_binary,
+                parca_listen_address,
+                parca_storage_memory,
             },
             problems,
         )
@@ -217,6 +277,35 @@ mod tests {
             problems[0].reason
         );
         assert_eq!(config.config_file, DEFAULT_CONFIG_FILE);
+    }
+
+    #[test]
+    fn parca_options_are_checked_before_they_reach_a_command_line() {
+        let (config, problems) = decode(json!({}));
+        assert!(problems.is_empty());
+        assert_eq!(config.parca_binary, "");
+        assert_eq!(config.parca_listen_address, DEFAULT_PARCA_LISTEN_ADDRESS);
+        assert_eq!(config.parca_storage_memory, 512 << 20);
+        let (config, problems) = decode(json!({"parca-binary": "/snap/parca/current/parca"}));
+        assert!(problems.is_empty());
+        assert_eq!(config.parca_binary, "/snap/parca/current/parca");
+        for bad in [
+            "parca",
+            "/usr/bin/parca --insecure",
+            "/a/../b",
+            "/a\nb",
+            "/a;b",
+            "/$HOME/p",
+        ] {
+            let (config, problems) = decode(json!({"parca-binary": bad}));
+            assert_eq!(problems.len(), 1, "{bad}");
+            assert_eq!(problems[0].option, "parca-binary");
+            assert_eq!(config.parca_binary, "", "{bad}");
+        }
+        let (_, problems) =
+            decode(json!({"parca-listen-address": ":7070", "parca-storage-memory": 5}));
+        let options: Vec<_> = problems.iter().map(|p| p.option).collect();
+        assert_eq!(options, ["parca-storage-memory", "parca-listen-address"]);
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 /// Where the service unit lives (machines).
 pub const SYSTEMD_UNIT: &str = "/etc/systemd/system/parca-broker.service";
+/// The managed Parca's unit (machines).
+pub const PARCA_UNIT: &str = "/etc/systemd/system/parca.service";
 /// Flags for a Parca server scraping for the upstream store (one per line).
 pub const SCRAPER_ARGS: &str = "/etc/parca-broker/parca-scraper.args";
 /// Flags for a parca-agent pushing to the upstream store (one per line).
@@ -29,6 +31,35 @@ pub fn under(root: &Path, path: &str) -> PathBuf {
 /// A file's content, or `None` if it does not exist or cannot be read.
 pub fn read(root: &Path, path: &str) -> Option<Vec<u8>> {
     fs::read(under(root, path)).ok()
+}
+
+/// Modification time of a file, Unix seconds (`None`: absent).
+pub fn modified_unix(root: &Path, path: &str) -> Option<f64> {
+    let modified = fs::metadata(under(root, path)).ok()?.modified().ok()?;
+    Some(
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64(),
+    )
+}
+
+/// Removes a file (absent already is fine).
+pub fn remove(root: &Path, path: &str) -> std::io::Result<()> {
+    match fs::remove_file(under(root, path)) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
+/// Adds the execute bits (u+x, g+x, o+x where read is allowed) to a file outside the root
+/// (a Juju resource).
+pub fn make_executable(path: &Path) -> std::io::Result<()> {
+    let mode = fs::metadata(path)?.permissions().mode();
+    fs::set_permissions(
+        path,
+        fs::Permissions::from_mode(mode | ((mode & 0o444) >> 2)),
+    )
 }
 
 /// Writes `content` to `path` atomically with `mode`, creating parent directories.

@@ -59,6 +59,58 @@ pub struct ReadScope {
     pub previous_full_read_at: Option<u64>,
 }
 
+/// Whether a binary can be run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryState {
+    /// A regular file with an execute bit.
+    Executable,
+    /// A regular file without one.
+    NotExecutable,
+    /// Nothing there.
+    Missing,
+    /// Something else (a directory, …).
+    NotAFile,
+}
+
+impl BinaryState {
+    /// For a status message: `<path> <describe()>`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BinaryState::Executable => "is executable",
+            BinaryState::NotExecutable => "is not executable",
+            BinaryState::Missing => "does not exist",
+            BinaryState::NotAFile => "is not a regular file",
+        }
+    }
+
+    fn of(path: &Path) -> BinaryState {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(path) {
+            Err(_) => BinaryState::Missing,
+            Ok(m) if !m.is_file() => BinaryState::NotAFile,
+            Ok(m) if m.permissions().mode() & 0o111 == 0 => BinaryState::NotExecutable,
+            Ok(_) => BinaryState::Executable,
+        }
+    }
+}
+
+/// What the hook knows of the managed Parca.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ParcaObserved {
+    /// `resource-get parca`: the file or Juju's reason there is none. Asked on full reads (a
+    /// new resource fires `upgrade-charm`, a full read), cached in between.
+    pub resource: Option<Result<String, String>>,
+    /// The chosen binary's state (`None`: no binary chosen). A binary is run from where it is
+    /// (not under the root prefix).
+    pub binary_state: Option<BinaryState>,
+    /// `systemctl is-active parca.service`, when its unit file is installed.
+    pub active: Option<bool>,
+    /// Parca's own metrics and targets, when it is active (or why they could not be read).
+    pub view: Option<Result<crate::parca::ParcaView, String>>,
+    /// parca.yaml's modification time (Unix seconds).
+    pub config_written_unix: Option<f64>,
+}
+
 /// Everything a hook knows, read once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
@@ -90,6 +142,8 @@ pub struct Observed {
     /// `systemctl is-active parca-broker.service`, when the unit file is installed (`None`: not
     /// installed, not asked in this hook, or systemctl unavailable).
     pub service_active: Option<bool>,
+    /// The managed Parca (plan/workload.rs).
+    pub parca: ParcaObserved,
     /// Full or incremental read.
     pub read: ReadScope,
     /// Unix time at the start of the hook (for the cache's age only; nothing rendered uses it).
@@ -138,6 +192,7 @@ pub fn observe(
     let files: Vec<(String, Option<Vec<u8>>)> = [
         charm_config.config_file.clone(),
         files::SYSTEMD_UNIT.to_owned(),
+        files::PARCA_UNIT.to_owned(),
         charm_config.base_config_file.clone(),
         files::SCRAPER_ARGS.to_owned(),
         files::AGENT_ARGS.to_owned(),
@@ -164,6 +219,7 @@ pub fn observe(
         .then(|| tools.service_active(super::plan::SERVICE_UNIT).ok())
         .flatten();
     let previous_full_read_at = cache.as_ref().ok().map(|c| c.full_read_at);
+    let cached_resource = cache.as_ref().ok().and_then(|c| c.parca_resource.clone());
     let reader = Reader {
         tools,
         ctx: &ctx,
@@ -180,6 +236,11 @@ pub fn observe(
         (None, Err(miss)) => (reader.read_all()?, Some(miss.to_string())),
     };
     let leader = reader.leader.get().unwrap_or(false);
+    let resource = match (&full_reason, cached_resource) {
+        (None, Some(cached)) => Some(cached),
+        _ => Some(tools.resource_get(super::plan::PARCA_RESOURCE)?),
+    };
+    let parca = observe_parca(&ctx, tools, root, &files, &charm_config, resource, asks);
     Ok(Observed {
         ctx,
         leader,
@@ -194,12 +255,44 @@ pub fn observe(
         files,
         action_params,
         service_active,
+        parca,
         read: ReadScope {
             full_reason,
             previous_full_read_at,
         },
         now_unix,
     })
+}
+
+/// The managed Parca: its binary, whether it runs, and (running) what it says about itself.
+fn observe_parca(
+    ctx: &JujuContext,
+    tools: Tools<'_>,
+    root: &Path,
+    files: &[(String, Option<Vec<u8>>)],
+    config: &super::config::CharmConfig,
+    resource: Option<Result<String, String>>,
+    asks: bool,
+) -> ParcaObserved {
+    let chosen = super::plan::parca_binary(config, resource.as_ref());
+    let installed = content_of(files, files::PARCA_UNIT).is_some();
+    let active = (installed && asks)
+        .then(|| tools.service_active(super::plan::PARCA_SERVICE).ok())
+        .flatten();
+    // Loopback, one second per request: a Parca that hangs costs a hook two seconds, never more.
+    let view = (active == Some(true) && !matches!(ctx.dispatch, Dispatch::Action(_))).then(|| {
+        crate::parca::api::read_view(
+            &config.parca_listen_address,
+            std::time::Duration::from_secs(1),
+        )
+    });
+    ParcaObserved {
+        binary_state: chosen.map(|b| BinaryState::of(Path::new(b.path()))),
+        resource,
+        active,
+        view,
+        config_written_unix: files::modified_unix(root, &config.config_file),
+    }
 }
 
 /// Why this hook must read everything, or `None` if the cache may serve it.

@@ -28,6 +28,24 @@ pub struct BrokerSnapshot {
     pub parca_yaml: String,
     /// `static` or `http-sd`.
     pub discovery: String,
+    /// The managed Parca (`managed: false` when the charm runs none).
+    #[serde(default)]
+    pub parca: ParcaStatusView,
+}
+
+/// What the service page shows of the managed Parca.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ParcaStatusView {
+    /// Managed by the charm.
+    pub managed: bool,
+    /// `option <path>`, `resource <path>`, or how to enable it.
+    pub binary: String,
+    /// Its `--http-address`.
+    pub http_address: String,
+    /// `scraper-only` or `all`.
+    pub mode: String,
+    /// One line: running, scraping n/m targets, or what is wrong.
+    pub summary: String,
 }
 
 /// A status.

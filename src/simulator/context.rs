@@ -120,6 +120,16 @@ pub struct HookContext {
     /// systemd itself: kept even when the hook fails).
     #[serde(default)]
     pub services: BTreeMap<String, String>,
+    /// Processes of the services run for real → their pids (`services.rs`).
+    #[serde(default)]
+    pub pids: BTreeMap<String, u32>,
+    /// The unit's file system root when the model runs services for real (`None`: systemctl
+    /// only keeps state).
+    #[serde(default)]
+    pub service_root: Option<String>,
+    /// Resources the charm declares → the attached file's path (`None`: not attached).
+    #[serde(default)]
+    pub resources: BTreeMap<String, Option<String>>,
     /// Every tool invocation: tool name then arguments.
     pub calls: Vec<Vec<String>>,
     /// The hook process's peak resident memory (KiB), as the tool processes saw it (`VmHWM` of

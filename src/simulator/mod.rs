@@ -9,6 +9,7 @@
 
 pub mod context;
 mod in_process;
+pub mod services;
 pub mod tool;
 
 use crate::model::Databag;
@@ -54,6 +55,8 @@ struct CharmMeta {
     requires: BTreeMap<String, EndpointMeta>,
     #[serde(default)]
     provides: BTreeMap<String, EndpointMeta>,
+    #[serde(default)]
+    resources: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -83,6 +86,8 @@ pub struct UnitRecord {
     pub systemctl: Vec<Vec<String>>,
     /// systemd units → state (`active`, `inactive`, `failed`).
     pub services: BTreeMap<String, String>,
+    /// Services run for real → their process ids.
+    pub pids: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +98,8 @@ struct App {
     units: BTreeMap<u32, UnitRecord>,
     next_unit: u32,
     leader: Option<u32>,
+    /// Attached resources: name → file.
+    resources: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -201,6 +208,21 @@ pub struct Model {
     failed: BTreeMap<String, Vec<HookSpec>>,
     /// Run hooks in this process instead of as the `dispatch` binary (see [`Model::in_process`]).
     in_process: bool,
+    /// `systemctl start` runs the unit's ExecStart (see [`Model::run_services`]).
+    run_services: bool,
+}
+
+/// Services run for real end with the model (as a machine's processes end with the machine).
+impl Drop for Model {
+    fn drop(&mut self) {
+        for app in self.apps.values() {
+            for record in app.units.values() {
+                for pid in record.pids.values() {
+                    services::stop(*pid);
+                }
+            }
+        }
+    }
 }
 
 impl Model {
@@ -236,6 +258,7 @@ impl Model {
             faults: BTreeMap::new(),
             failed: BTreeMap::new(),
             in_process: false,
+            run_services: false,
         })
     }
 
@@ -251,6 +274,38 @@ impl Model {
     /// for measuring a hook without the cost of process starts. Off by default.
     pub fn in_process(&mut self, on: bool) {
         self.in_process = on;
+    }
+
+    /// From now on, `systemctl start`/`restart` in a charm unit runs the unit file's
+    /// `ExecStart` as a real process (`services.rs` says which subset of systemd), `stop` and
+    /// `disable --now` stop it, and `is-active` looks at it. Off by default: most scenarios
+    /// only need the state, and real services would contend for ports.
+    pub fn run_services(&mut self, on: bool) {
+        self.run_services = on;
+    }
+
+    /// `juju attach-resource APP NAME=PATH`: Juju then runs `upgrade-charm` on every unit.
+    pub fn attach_resource(&mut self, app: &str, name: &str, path: &Path) -> Result<()> {
+        let entry = self.app_mut(app)?;
+        let declared = entry
+            .charm
+            .as_ref()
+            .is_some_and(|c| c.resources.contains_key(name));
+        if !declared {
+            return Err(SimError::Usage(format!(
+                "application {app} has no resource {name}"
+            )));
+        }
+        entry.resources.insert(name.to_owned(), path.to_owned());
+        for unit in self.units_of(app) {
+            self.run_hook(&unit, HookSpec::plain("upgrade-charm"))?;
+        }
+        Ok(())
+    }
+
+    /// A service's process id on a unit, when the model runs services for real.
+    pub fn service_pid(&self, unit: &str, service: &str) -> Option<u32> {
+        self.unit(unit)?.pids.get(service).copied()
     }
 
     fn app(&self, name: &str) -> Result<&App> {
@@ -304,6 +359,7 @@ impl Model {
                 units: BTreeMap::new(),
                 next_unit: 0,
                 leader: None,
+                resources: BTreeMap::new(),
             },
         );
         for _ in 0..units {
@@ -323,6 +379,7 @@ impl Model {
                 units: BTreeMap::new(),
                 next_unit: 0,
                 leader: Some(0),
+                resources: BTreeMap::new(),
             },
         );
         for _ in 0..units {
@@ -590,7 +647,15 @@ impl Model {
             self.run_hook(unit, HookSpec::plain("remove"))?;
         }
         let entry = self.app_mut(&app)?;
-        entry.units.remove(&number);
+        // The machine goes: whatever still runs on it stops.
+        for pid in entry
+            .units
+            .remove(&number)
+            .into_iter()
+            .flat_map(|r| r.pids.into_values())
+        {
+            services::stop(pid);
+        }
         let lost_leader = entry.leader == Some(number);
         if lost_leader {
             entry.leader = entry.units.keys().next().copied();
@@ -939,6 +1004,18 @@ impl Model {
             action: spec.action.clone(),
             state: record.state.clone(),
             services: record.services.clone(),
+            pids: record.pids.clone(),
+            service_root: self
+                .run_services
+                .then(|| self.unit_dir(unit).join("root").display().to_string()),
+            resources: meta
+                .resources
+                .keys()
+                .map(|name| {
+                    let attached = app.resources.get(name).map(|p| p.display().to_string());
+                    (name.clone(), attached)
+                })
+                .collect(),
             faults: self
                 .faults
                 .iter()
@@ -1130,6 +1207,7 @@ impl Model {
             record.logs.extend(after.logs.iter().cloned());
             record.systemctl.extend(after.systemctl.iter().cloned());
             record.services = after.services.clone();
+            record.pids = after.pids.clone();
             if success {
                 for (key, value) in &after.pending_state {
                     match value {

@@ -41,7 +41,7 @@ fn runtime(message: impl Into<String>) -> Failure {
 }
 
 /// The tool names this implementation answers to (the driver links each to the binary).
-pub const TOOLS: [&str; 20] = [
+pub const TOOLS: [&str; 21] = [
     "relation-ids",
     "relation-list",
     "relation-get",
@@ -62,6 +62,7 @@ pub const TOOLS: [&str; 20] = [
     "state-delete",
     "secret-get",
     "systemctl",
+    "resource-get",
 ];
 
 /// The process entry point when the binary is invoked under a hook tool's name: loads the
@@ -195,13 +196,32 @@ fn dispatch(
             )))
         }
         "systemctl" => systemctl(ctx, args),
+        "resource-get" => resource_get(ctx, args),
         other => Err(runtime(format!("unknown hook tool {other}"))),
     }
 }
 
-/// The subset of systemd the charm uses, as state: `daemon-reload`, `enable`, `disable
-/// [--now]`, `start`, `stop`, `restart`, and the query `is-active` (prints the state; exit 3
-/// unless active, as systemctl does).
+/// `resource-get <name>`: the attached file's path. The messages for a missing resource follow
+/// Juju's wording as far as juju.md gives it (rc 1 runtime errors; rc 2 for a bad call).
+fn resource_get(ctx: &HookContext, args: &[String]) -> Result<String, Failure> {
+    let flags = Flags::parse(args, &[], &[])?;
+    let [name] = flags.positional.as_slice() else {
+        return Err(usage("resource-get expects exactly one resource name"));
+    };
+    match ctx.resources.get(name) {
+        None => Err(runtime(format!("resource {name:?} not found"))),
+        Some(None) => Err(runtime(format!(
+            "could not download resource: resource#{}/{name} not found",
+            ctx.app
+        ))),
+        Some(Some(path)) => Ok(format!("{path}\n")),
+    }
+}
+
+/// The subset of systemd the charm uses: `daemon-reload`, `enable`, `disable [--now]`,
+/// `start`, `stop`, `restart`, and the query `is-active` (prints the state; exit 3 unless
+/// active, as systemctl does). As state only, unless the model runs services for real
+/// (`services.rs`): then start runs `ExecStart` and is-active looks at the process.
 fn systemctl(ctx: &mut HookContext, args: &[String]) -> Result<String, Failure> {
     let verb = args.first().map(String::as_str).unwrap_or_default();
     let units: Vec<&String> = args
@@ -210,9 +230,16 @@ fn systemctl(ctx: &mut HookContext, args: &[String]) -> Result<String, Failure> 
         .filter(|a| !a.starts_with("--"))
         .collect();
     if verb == "is-active" {
-        let state = units
-            .first()
-            .and_then(|u| ctx.services.get(u.as_str()))
+        let unit = units.first().map(|u| u.as_str()).unwrap_or_default();
+        if let Some(pid) = ctx.pids.get(unit)
+            && !super::services::is_running(*pid)
+        {
+            ctx.services.insert(unit.to_owned(), "failed".to_owned());
+            ctx.pids.remove(unit);
+        }
+        let state = ctx
+            .services
+            .get(unit)
             .cloned()
             .unwrap_or_else(|| "inactive".to_owned());
         return if state == "active" {
@@ -226,16 +253,42 @@ fn systemctl(ctx: &mut HookContext, args: &[String]) -> Result<String, Failure> 
     }
     ctx.systemctl.push(args.to_vec());
     let now = args.iter().any(|a| a == "--now");
-    let new_state = match verb {
-        "start" | "restart" => Some("active"),
-        "stop" => Some("inactive"),
-        "disable" if now => Some("inactive"),
-        "daemon-reload" | "enable" | "disable" => None,
+    let (stops, starts) = match verb {
+        "start" => (false, true),
+        "restart" => (true, true),
+        "stop" => (true, false),
+        "disable" if now => (true, false),
+        "daemon-reload" | "enable" | "disable" => (false, false),
         other => return Err(usage(format!("unknown command {other:?}"))),
     };
-    if let Some(state) = new_state {
-        for unit in units {
-            ctx.services.insert(unit.clone(), state.to_owned());
+    for unit in units {
+        if stops {
+            if let Some(pid) = ctx.pids.remove(unit.as_str()) {
+                super::services::stop(pid);
+            }
+            ctx.services.insert(unit.clone(), "inactive".to_owned());
+        }
+        if starts {
+            if let Some(root) = &ctx.service_root {
+                if verb == "start"
+                    && ctx
+                        .pids
+                        .get(unit.as_str())
+                        .is_some_and(|p| super::services::is_running(*p))
+                {
+                    continue;
+                }
+                match super::services::start(std::path::Path::new(root), unit) {
+                    Ok(pid) => {
+                        ctx.pids.insert(unit.clone(), pid);
+                    }
+                    Err(message) => {
+                        ctx.services.insert(unit.clone(), "failed".to_owned());
+                        return Err(Failure { code: 1, message });
+                    }
+                }
+            }
+            ctx.services.insert(unit.clone(), "active".to_owned());
         }
     }
     Ok(String::new())

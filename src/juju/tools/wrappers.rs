@@ -158,6 +158,20 @@ impl<'a> Tools<'a> {
         }
     }
 
+    /// `resource-get <name>`: `Ok(Ok(path))` when a file is attached, `Ok(Err(message))` when
+    /// Juju has none to give (not attached, not declared: exit 1); `Err` for anything else.
+    pub fn resource_get(&self, name: &str) -> Result<Result<String, String>, ToolError> {
+        match self.runner.run("resource-get", &args(&[name]), None) {
+            Ok(out) => Ok(Ok(out.trim_end_matches('\n').to_owned())),
+            Err(ToolError::Failed {
+                code: Some(1),
+                message,
+                ..
+            }) => Ok(Err(message)),
+            Err(err) => Err(err),
+        }
+    }
+
     /// A remote unit's bag, or `None` when Juju says the relation or unit is gone
     /// (`permission denied`, `relation not found`: a unit leaving mid-hook). Any other failure
     /// is an error: the hook fails and Juju retries it.

@@ -2,7 +2,7 @@
 //! the action result; apply only carries them out. Nothing here touches Juju or the disk.
 
 use super::config::{CharmConfig, ConfigProblem, TargetDiscovery};
-use super::files::{STATE_FILE, SYSTEMD_UNIT};
+use super::files::{PARCA_UNIT, STATE_FILE, STORE_TOKEN, SYSTEMD_UNIT};
 use super::observe::{LocalRelation, Observed};
 use super::snapshot::{
     BrokerSnapshot, DroppedView, JobView, RelationView, StatusView, StoreView, TargetGroup,
@@ -24,9 +24,11 @@ use serde_json::json;
 
 mod service;
 mod store;
+mod workload;
 
 pub use service::SERVICE_UNIT;
 pub use store::StoreSource;
+pub use workload::{PARCA_RESOURCE, PARCA_SERVICE, ParcaBinary, binary as parca_binary};
 
 /// The job the broker publishes for its own pprof endpoint.
 pub const SELF_JOB_NAME: &str = "parca-broker";
@@ -69,6 +71,10 @@ pub struct Plan {
     pub files: Vec<FileWrite>,
     /// Databag changes.
     pub relation_writes: Vec<RelationWrite>,
+    /// Files to remove (logical paths).
+    pub removals: Vec<String>,
+    /// Files outside the root to make executable (a Juju resource).
+    pub make_executable: Vec<String>,
     /// `systemctl` argument lists, in order.
     pub service_commands: Vec<Vec<String>>,
     /// Status to set last.
@@ -190,6 +196,10 @@ pub fn plan(observed: &Observed) -> Plan {
     // The upstream store, relayed to every agent (store.rs).
     let relay = store::relay(observed, &config, fixes);
     problems.extend(relay.problems.iter().cloned());
+    // Parca reads the token file once, at start: a new token means a restart (workload.rs).
+    let token_changes = relay.files.iter().any(|(path, content, _)| {
+        *path == STORE_TOKEN && observed.file(path) != Some(content.as_slice())
+    });
     for (path, content, mode) in relay.files {
         desire_file(path, content, mode);
     }
@@ -232,8 +242,21 @@ pub fn plan(observed: &Observed) -> Plan {
     if let Some(unit_file) = service.unit_file {
         desire_file(SYSTEMD_UNIT, unit_file.into_bytes(), 0o644);
     }
-    let service_commands = service.commands;
+    let mut service_commands = service.commands;
     let service_revived = service.revived;
+
+    // The managed Parca: its unit, restarts, and what it says (workload.rs).
+    let workload = workload::workload(
+        observed,
+        &config,
+        relay.scraper_flags.as_deref(),
+        token_changes,
+    );
+    problems.extend(workload.problems.iter().cloned());
+    if let Some(unit_file) = &workload.unit_file {
+        desire_file(PARCA_UNIT, unit_file.clone().into_bytes(), 0o644);
+    }
+    service_commands.extend(workload.commands.iter().cloned());
 
     let targets: usize = jobs.iter().map(|j| j.targets().count()).sum();
     let apps: std::collections::BTreeSet<&str> = jobs
@@ -248,6 +271,7 @@ pub fn plan(observed: &Observed) -> Plan {
             .1
             .push_str("; parca-broker.service was not running: restarted");
     }
+    status.1.push_str(&workload.status_note);
 
     // What the service shows: written only when it changes, like every other file.
     let mut snapshot = snapshot(
@@ -259,6 +283,7 @@ pub fn plan(observed: &Observed) -> Plan {
         &store,
         &rendered.yaml,
     );
+    snapshot.parca = workload.view.clone();
     if let Some(problem) = relay_problems.first() {
         // Show what was refused, not the refused address as if it were in use.
         snapshot.store.address = String::new();
@@ -287,6 +312,12 @@ pub fn plan(observed: &Observed) -> Plan {
         }))
         .collect();
     logs.extend(network_warning.map(|w| (LogLevel::Warning, w)));
+    logs.extend(
+        workload
+            .warnings
+            .iter()
+            .map(|w| (LogLevel::Warning, w.clone())),
+    );
     if service_revived {
         logs.push((
             LogLevel::Warning,
@@ -325,6 +356,8 @@ pub fn plan(observed: &Observed) -> Plan {
     Plan {
         files,
         relation_writes,
+        removals: workload.removals,
+        make_executable: workload.make_executable,
         service_commands,
         status,
         logs,
@@ -453,6 +486,7 @@ fn snapshot(
             TargetDiscovery::Static => "static".into(),
             TargetDiscovery::HttpSd => "http-sd".into(),
         },
+        parca: Default::default(),
     }
 }
 

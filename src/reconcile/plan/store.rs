@@ -51,6 +51,9 @@ pub struct StoreRelay {
     pub relay_problems: Vec<String>,
     /// The flag files and the token file: path, content, mode.
     pub files: Vec<(&'static str, Vec<u8>, u32)>,
+    /// The managed Parca's store flags: empty without a store, `None` when the store was
+    /// refused (then the running Parca is left as it is).
+    pub scraper_flags: Option<Vec<String>>,
     /// Our app-bag changes toward the agents (leader only).
     pub writes: Vec<RelationWrite>,
 }
@@ -129,6 +132,7 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
     let relay_ok = relay_problems.is_empty();
     problems.extend(relay_problems.iter().cloned());
     let mut files = Vec::new();
+    let mut scraper_flags = None;
     match (
         parca_scraper_flags(&published, STORE_TOKEN),
         agent_flags(&published, STORE_TOKEN),
@@ -142,7 +146,8 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
                     .collect::<String>()
                     .into_bytes()
             };
-            files.push((SCRAPER_ARGS, lines(scraper), 0o644));
+            files.push((SCRAPER_ARGS, lines(scraper.clone()), 0o644));
+            scraper_flags = Some(scraper);
             files.push((AGENT_ARGS, lines(agent), 0o644));
             files.push((
                 STORE_TOKEN,
@@ -169,6 +174,7 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
         problems,
         relay_problems,
         files,
+        scraper_flags,
         writes,
     }
 }
