@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
+mod common;
+
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,14 +25,6 @@ impl Drop for Demo {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn get(url: &str) -> Option<String> {
     let output = Command::new("curl")
         .args(["-sf", "--max-time", "5", url])
@@ -44,7 +38,7 @@ fn get(url: &str) -> Option<String> {
 
 /// Starts the demo and waits until every target has been probed.
 fn start_demo(name: &str) -> Demo {
-    let port = free_port();
+    let port = common::free_port();
     let out = std::env::temp_dir().join(format!("parca-broker-demo-{name}-{}", std::process::id()));
     let child = Command::new(env!("CARGO_BIN_EXE_parca-broker"))
         .args([

@@ -13,8 +13,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
-use parca_broker::interfaces::parca_scrape::ScrapeProvider;
-use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
+mod common;
+
 use parca_broker::model::Databag;
 use parca_broker::simulator::{HookRun, Model};
 use proptest::prelude::*;
@@ -45,15 +45,7 @@ fn model(name: &str) -> Model {
 fn provider_app_bag(app: &str, port: u16) -> Databag {
     let jobs =
         json!([{"job_name": "pprof", "static_configs": [{"targets": [format!("*:{port}")]}]}]);
-    ScrapeProvider::new(jobs.as_array().unwrap())
-        .unwrap()
-        .app_databag(&JujuTopology {
-            model: "cos".into(),
-            model_uuid: ModelUuid::parse("8d5d1f3b-3d4a-4c8e-9a52-6b1f2e7c9d10").unwrap(),
-            application: app.into(),
-            unit: format!("{app}/0"),
-            charm_name: format!("{app}-k8s"),
-        })
+    common::provider_app_bag(app, &jobs)
 }
 
 fn unit_bag(unit: &str, address: &str) -> Databag {

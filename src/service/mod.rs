@@ -5,7 +5,7 @@
 //! discovery, `/metrics`, health probes of every target, and the broker's own pprof profile.
 
 mod metrics;
-mod page;
+pub mod page;
 mod probe;
 mod profile;
 

@@ -21,8 +21,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// `2026-11-22 12:14:05 UTC` from Unix seconds (civil-from-days, proleptic Gregorian).
-pub fn utc(unix: u64) -> String {
+/// Unix seconds → (year, month, day, hour, minute, second) in UTC (civil-from-days).
+fn civil(unix: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = (unix / 86_400) as i64;
     let secs = unix % 86_400;
     let z = days + 719_468;
@@ -34,12 +34,19 @@ pub fn utc(unix: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    (year, month, day, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// Unix seconds → `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn utc(unix: u64) -> String {
+    let (year, month, day, h, m, s) = civil(unix);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC")
+}
+
+/// Unix seconds → RFC 3339 (`YYYY-MM-DDTHH:MM:SSZ`), as Parca's APIs take timestamps.
+pub fn rfc3339(unix: u64) -> String {
+    let (year, month, day, h, m, s) = civil(unix);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }
 
 const STYLE: &str = "
@@ -232,5 +239,6 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_795_349_645), "2026-11-22 12:14:05 UTC"); // checked with `date -u -d @1795349645`
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(rfc3339(1_795_349_645), "2026-11-22T12:14:05Z");
     }
 }

@@ -10,7 +10,8 @@
 //!   charm writes none); its first word runs as is, every other absolute path (a whole word or
 //!   the value after `=`) is taken under the unit's root, as a chroot would;
 //! * `StateDirectory=x` creates `<root>/var/lib/x`; `WorkingDirectory=` is under the root;
-//! * stdout and stderr go to `<root>/var/log/<name>.log`;
+//! * the environment is systemd's clean one (`PATH`, `LANG`); stdout and stderr go to
+//!   `<root>/var/log/<name>.log`;
 //! * stop is SIGTERM, then SIGKILL after 10 s; `is-active` is "the process exists and is not a
 //!   zombie".
 
@@ -85,8 +86,16 @@ pub fn start(root: &Path, name: &str) -> Result<u32, String> {
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
     let err_log = log.try_clone().map_err(|e| e.to_string())?;
     let mut command = Command::new(&unit.argv[0]);
+    // systemd's clean environment: nothing of the hook's (JUJU_DISPATCH_PATH would make the
+    // broker binary think it runs a hook).
     command
         .args(&unit.argv[1..])
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("LANG", "C.UTF-8")
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(err_log);

@@ -4,8 +4,41 @@
 
 pub mod generators;
 
+use parca_broker::model::Databag;
 use std::path::PathBuf;
 use std::process::Command;
+
+/// A free TCP port on 127.0.0.1 (free when asked; tests bind it soon after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A databag from pairs.
+pub fn bag(pairs: &[(&str, &str)]) -> Databag {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// A provider app bag for `jobs`, written by our own provider code in model `cos`.
+pub fn provider_app_bag(app: &str, jobs: &serde_json::Value) -> Databag {
+    use parca_broker::interfaces::parca_scrape::ScrapeProvider;
+    use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
+    ScrapeProvider::new(jobs.as_array().unwrap())
+        .unwrap()
+        .app_databag(&JujuTopology {
+            model: "cos".into(),
+            model_uuid: ModelUuid::parse("8d5d1f3b-3d4a-4c8e-9a52-6b1f2e7c9d10").unwrap(),
+            application: app.into(),
+            unit: format!("{app}/0"),
+            charm_name: format!("{app}-k8s"),
+        })
+}
 
 /// The real Parca binary: `$PARCA_BROKER_PARCA` (scripts/test sets it), else what
 /// `scripts/install-parca` prints (it builds Parca once, about 10 minutes, then reuses it).
@@ -29,4 +62,29 @@ pub fn parca_binary() -> PathBuf {
             PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
         })
         .clone()
+}
+
+/// The parca_store provider's app bag (insecure, as a plaintext loopback store needs).
+pub fn store_bag(address: &str, token: &str) -> Databag {
+    bag(&[
+        ("remote-store-address", address),
+        ("remote-store-bearer-token", token),
+        ("remote-store-insecure", "true"),
+    ])
+}
+
+/// Adds a remote app `store` related on external-parca-store-endpoint with that bag.
+pub fn relate_store(m: &mut parca_broker::simulator::Model, address: &str, token: &str) -> u64 {
+    m.add_remote_app("store", 1).unwrap();
+    let id = m
+        .relate(
+            "parca-broker",
+            "external-parca-store-endpoint",
+            "store",
+            "parca-store-endpoint",
+        )
+        .unwrap();
+    m.set_app_data(id, "store", store_bag(address, token))
+        .unwrap();
+    id
 }

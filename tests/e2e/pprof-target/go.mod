@@ -1,0 +1,3 @@
+module parca-broker.test/pprof-target
+
+go 1.22
