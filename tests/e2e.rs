@@ -326,6 +326,31 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
         || (samples("worker/0") > before).then_some(()),
     );
 
+    // The broker service shows Parca's view of each target beside its own probe.
+    let api = format!("127.0.0.1:{broker_port}");
+    let target_view = wait_for(
+        "parca's view on the service",
+        Duration::from_secs(60),
+        || {
+            let body =
+                parca_broker::parca::api::fetch(&api, "/api/v1/targets", Duration::from_secs(2))
+                    .ok()?;
+            let targets: Value = serde_json::from_str(&body).ok()?;
+            let worker = targets
+                .as_array()?
+                .iter()
+                .find(|t| t["unit"] == "worker/0")?
+                .clone();
+            (worker["parca"]["health"] == "good").then_some(worker)
+        },
+    );
+    assert_eq!(target_view["parca"]["labels"]["juju_unit"], "worker/0");
+    let page = parca_broker::parca::api::fetch(&api, "/", Duration::from_secs(2)).unwrap();
+    assert!(
+        page.contains("id=\"parca\"") && page.contains("scraper-only"),
+        "{page}"
+    );
+
     // The broker service never restarted through all this.
     assert_eq!(m.service_pid(unit, "parca-broker.service"), broker_pid);
     drop(m);

@@ -62,8 +62,8 @@ impl ReloadState {
 pub struct ParcaTarget {
     /// The job.
     pub job: String,
-    /// `instance` (the target address).
-    pub instance: String,
+    /// The scraped address (`__address__` of its discovered labels).
+    pub address: String,
     /// `good` when every profile type's last scrape succeeded, `bad` when one failed,
     /// `unknown` before the first scrape.
     pub health: String,
@@ -91,6 +91,8 @@ struct TargetList {
 #[serde(rename_all = "camelCase")]
 struct WireTarget {
     #[serde(default)]
+    discovered_labels: LabelSet,
+    #[serde(default)]
     labels: LabelSet,
     #[serde(default)]
     last_error: String,
@@ -116,7 +118,7 @@ struct Label {
 const NEVER: &str = "0001-01-01T00:00:00Z";
 
 /// Parses `GET /api/targets` (grpc-gateway JSON of `TargetsResponse`), merging the profile
-/// types of one address; sorted by job then instance.
+/// types of one address; sorted by job then address.
 pub fn parse_targets(json: &str) -> Result<Vec<ParcaTarget>, serde_json::Error> {
     let response: TargetsResponse = serde_json::from_str(json)?;
     let mut merged: BTreeMap<(String, String), ParcaTarget> = BTreeMap::new();
@@ -129,7 +131,14 @@ pub fn parse_targets(json: &str) -> Result<Vec<ParcaTarget>, serde_json::Error> 
                 .filter(|l| l.name != "__name__")
                 .map(|l| (l.name, l.value))
                 .collect();
-            let instance = labels.get("instance").cloned().unwrap_or_default();
+            // Not `instance`: relation jobs set it to the unit's topology identifier.
+            let address = target
+                .discovered_labels
+                .labels
+                .iter()
+                .find(|l| l.name == "__address__")
+                .map(|l| l.value.clone())
+                .unwrap_or_default();
             let health = match target.health.as_str() {
                 "HEALTH_GOOD" => "good",
                 "HEALTH_BAD" => "bad",
@@ -141,10 +150,10 @@ pub fn parse_targets(json: &str) -> Result<Vec<ParcaTarget>, serde_json::Error> 
                 target.last_scrape
             };
             let entry = merged
-                .entry((job.clone(), instance.clone()))
+                .entry((job.clone(), address.clone()))
                 .or_insert_with(|| ParcaTarget {
                     job: job.clone(),
-                    instance,
+                    address,
                     health: health.to_owned(),
                     last_scrape: String::new(),
                     last_error: String::new(),
@@ -267,15 +276,19 @@ mod tests {
     #[test]
     fn targets_merge_profile_types_and_take_the_worst_health() {
         let json = r#"{"targets":{"app":{"targets":[
-          {"labels":{"labels":[{"name":"__name__","value":"memory"},{"name":"instance","value":"10.0.0.1:6060"},{"name":"job","value":"app"}]},
+          {"discoveredLabels":{"labels":[{"name":"__address__","value":"10.0.0.1:6060"}]},
+           "labels":{"labels":[{"name":"__name__","value":"memory"},{"name":"instance","value":"m_u_app_app/0"},{"name":"job","value":"app"}]},
            "lastError":"","lastScrape":"2026-12-01T05:00:02Z","health":"HEALTH_GOOD"},
-          {"labels":{"labels":[{"name":"__name__","value":"block"},{"name":"instance","value":"10.0.0.1:6060"},{"name":"job","value":"app"}]},
+          {"discoveredLabels":{"labels":[{"name":"__address__","value":"10.0.0.1:6060"}]},
+           "labels":{"labels":[{"name":"__name__","value":"block"},{"name":"instance","value":"m_u_app_app/0"},{"name":"job","value":"app"}]},
            "lastError":"connection refused","lastScrape":"2026-12-01T05:00:01Z","health":"HEALTH_BAD"},
-          {"labels":{"labels":[{"name":"instance","value":"10.0.0.2:6060"}]},
+          {"discoveredLabels":{"labels":[{"name":"__address__","value":"10.0.0.2:6060"}]},
+           "labels":{"labels":[{"name":"instance","value":"10.0.0.2:6060"}]},
            "lastScrape":"0001-01-01T00:00:00Z","health":"HEALTH_UNKNOWN_UNSPECIFIED"}]}}}"#;
         let targets = parse_targets(json).unwrap();
         assert_eq!(targets.len(), 2);
-        assert_eq!(targets[0].instance, "10.0.0.1:6060");
+        assert_eq!(targets[0].address, "10.0.0.1:6060");
+        assert_eq!(targets[0].labels["instance"], "m_u_app_app/0");
         assert_eq!(targets[0].health, "bad");
         assert_eq!(targets[0].last_error, "connection refused");
         assert_eq!(targets[0].last_scrape, "2026-12-01T05:00:02Z");

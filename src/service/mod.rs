@@ -68,6 +68,8 @@ pub struct Shared {
     state_modified: RwLock<Option<SystemTime>>,
     last_note: RwLock<Option<ReconcileNote>>,
     health: RwLock<BTreeMap<String, Health>>,
+    /// The managed Parca's view of each target (by [`target_key`]), or why it could not be read.
+    parca: RwLock<Result<BTreeMap<String, crate::parca::ParcaTarget>, String>>,
     metrics: metrics::Metrics,
     profiling: tokio::sync::Mutex<()>,
 }
@@ -80,6 +82,7 @@ impl Shared {
             state_modified: RwLock::new(None),
             last_note: RwLock::new(None),
             health: RwLock::new(BTreeMap::new()),
+            parca: RwLock::new(Ok(BTreeMap::new())),
             metrics: metrics::Metrics::new(),
             profiling: tokio::sync::Mutex::new(()),
         })
@@ -116,6 +119,12 @@ impl Shared {
 
     fn health(&self) -> BTreeMap<String, Health> {
         self.health.read().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    fn parca_targets(&self) -> Result<BTreeMap<String, crate::parca::ParcaTarget>, String> {
+        self.parca
+            .read()
+            .map_or_else(|_| Ok(BTreeMap::new()), |p| p.clone())
     }
 
     /// Unix seconds of the last reconcile: the last hook's note (sent after its state write),
@@ -355,6 +364,7 @@ async fn status_page(State(shared): State<Arc<Shared>>) -> Html<String> {
     Html(page::render(
         shared.snapshot().as_deref(),
         &shared.health(),
+        &shared.parca_targets(),
         shared.last_reconcile_unix(),
     ))
 }
@@ -364,17 +374,20 @@ async fn api_targets(State(shared): State<Arc<Shared>>) -> Response {
         return no_state();
     };
     let health = shared.health();
+    let parca = shared.parca_targets().unwrap_or_default();
     let targets: Vec<_> = snapshot
         .jobs
         .iter()
         .flat_map(|job| {
-            let health = &health;
+            let (health, parca) = (&health, &parca);
             job.groups.iter().flat_map(move |group| {
                 group.targets.iter().map(move |target| {
+                    let key = target_key(&job.name, target);
                     json!({
                         "job": job.name, "app": job.app, "relation": job.relation,
                         "target": target, "unit": group.unit, "labels": group.labels,
-                        "health": health.get(&target_key(&job.name, target)),
+                        "health": health.get(&key),
+                        "parca": parca.get(&key),
                     })
                 })
             })
@@ -437,6 +450,8 @@ async fn api_status(State(shared): State<Arc<Shared>>) -> Response {
         "dropped": snapshot.dropped,
         "discovery": snapshot.discovery,
         "config_file": snapshot.config_file,
+        "parca": snapshot.parca,
+        "parca_targets_good": shared.parca_targets().ok().map(|p| p.values().filter(|t| t.health == "good").count()),
     }))
     .into_response()
 }

@@ -1,6 +1,7 @@
 //! The status page: server-rendered HTML (no JavaScript), everything escaped.
 
 use super::{Health, target_key};
+use crate::parca::ParcaTarget;
 use crate::reconcile::snapshot::BrokerSnapshot;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -73,6 +74,7 @@ pre{background:#f3f5f8;padding:10px;border-radius:6px;overflow:auto;font-size:12
 pub fn render(
     snapshot: Option<&BrokerSnapshot>,
     health: &BTreeMap<String, Health>,
+    parca: &Result<BTreeMap<String, ParcaTarget>, String>,
     last_reconcile: Option<u64>,
 ) -> String {
     let mut html = String::new();
@@ -122,6 +124,27 @@ pub fn render(
         escape(&s.store.insecure),
         escape(&s.store.token)
     );
+    // The managed Parca.
+    let (parca_class, parca_word) = match (&s.parca.managed, parca) {
+        (false, _) => ("unknown", "not managed"),
+        (true, Ok(_)) => ("up", "managed"),
+        (true, Err(_)) => ("down", "not answering"),
+    };
+    let _ = write!(
+        html,
+        "<section id=\"parca\"><h2>Parca <span class=\"pill {parca_class}\">{parca_word}</span></h2><table><tr><th>binary</th><td class=\"mono\">{}</td></tr><tr><th>address</th><td class=\"mono\">{}</td></tr><tr><th>mode</th><td>{}</td></tr><tr><th>last hook saw</th><td>{}</td></tr>{}</table></section>",
+        escape(&s.parca.binary),
+        escape(&s.parca.http_address),
+        escape(&s.parca.mode),
+        escape(&s.parca.summary),
+        match parca {
+            Err(err) if s.parca.managed => format!(
+                "<tr><th>targets API</th><td id=\"parca-error\">{}</td></tr>",
+                escape(err)
+            ),
+            _ => String::new(),
+        }
+    );
     // Dropped.
     let _ = write!(
         html,
@@ -149,12 +172,29 @@ pub fn render(
     // Targets.
     let _ = write!(
         html,
-        "<section id=\"targets\"><h2>Targets ({targets})</h2><table><tr><th>health</th><th>target</th><th>job</th><th>app</th><th>unit</th><th>labels</th><th>last error</th><th>latency</th></tr>"
+        "<section id=\"targets\"><h2>Targets ({targets})</h2><table><tr><th>health</th><th>target</th><th>job</th><th>app</th><th>unit</th><th>labels</th><th>last error</th><th>latency</th><th>parca</th></tr>"
     );
+    let parca_targets = parca.as_ref().ok();
     for job in &s.jobs {
         for group in &job.groups {
             for target in &group.targets {
-                let h = health.get(&target_key(&job.name, target));
+                let key = target_key(&job.name, target);
+                let h = health.get(&key);
+                let parca_cell = match parca_targets.and_then(|p| p.get(&key)) {
+                    Some(t) => format!(
+                        "<span class=\"pill {}\">{}</span> {} {}",
+                        match t.health.as_str() {
+                            "good" => "up",
+                            "bad" => "down",
+                            _ => "unknown",
+                        },
+                        escape(&t.health),
+                        escape(&t.last_scrape),
+                        escape(&t.last_error)
+                    ),
+                    None if s.parca.managed => "not in Parca yet".to_owned(),
+                    None => "—".to_owned(),
+                };
                 let (class, word) = match h {
                     Some(h) if h.up => ("up", "up"),
                     Some(_) => ("down", "down"),
@@ -169,7 +209,7 @@ pub fn render(
                     .collect();
                 let _ = write!(
                     html,
-                    "<tr class=\"target-row\" data-health=\"{class}\"><td><span class=\"pill {class}\">{word}</span></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{labels}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr class=\"target-row\" data-health=\"{class}\"><td><span class=\"pill {class}\">{word}</span></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{labels}</td><td>{}</td><td>{}</td><td class=\"parca-cell\">{parca_cell}</td></tr>",
                     escape(target),
                     escape(&job.name),
                     escape(&job.app),

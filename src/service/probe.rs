@@ -71,7 +71,39 @@ pub async fn run(shared: Arc<Shared>, options: ProbeOptions) {
     };
     loop {
         probe_round(&shared, &client, options.concurrency.max(1)).await;
+        parca_round(&shared, &client).await;
         tokio::time::sleep(jittered(options.interval)).await;
+    }
+}
+
+/// Reads the managed Parca's targets API (when the charm runs one): Parca's own view of each
+/// target, shown beside the broker's probe.
+pub async fn parca_round(shared: &Arc<Shared>, client: &reqwest::Client) {
+    let Some(snapshot) = shared.snapshot() else {
+        return;
+    };
+    let view = if snapshot.parca.managed {
+        let url = format!("http://{}/api/targets", snapshot.parca.http_address);
+        match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => match response.text().await {
+                Ok(body) => crate::parca::api::parse_targets(&body)
+                    .map(|targets| {
+                        targets
+                            .into_iter()
+                            .map(|t| (target_key(&t.job, &t.address), t))
+                            .collect()
+                    })
+                    .map_err(|e| format!("{url}: {e}")),
+                Err(err) => Err(format!("{url}: {}", root_cause(&err))),
+            },
+            Ok(response) => Err(format!("{url}: HTTP {}", response.status())),
+            Err(err) => Err(format!("{url}: {}", root_cause(&err))),
+        }
+    } else {
+        Ok(std::collections::BTreeMap::new())
+    };
+    if let Ok(mut slot) = shared.parca.write() {
+        *slot = view;
     }
 }
 
