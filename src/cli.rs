@@ -56,6 +56,9 @@ pub enum Command {
         /// Stop after this many seconds (default: until Ctrl-C).
         #[arg(long)]
         exit_after: Option<u64>,
+        /// A real Parca binary for the charm to run (default: `parca` on PATH, if any).
+        #[arg(long, value_name = "PATH")]
+        parca: Option<PathBuf>,
     },
     /// Measure the hook, fan-in, render and footprint figures (issue 9) and print one table.
     Bench {
@@ -315,12 +318,14 @@ pub fn run_demo(
     out: PathBuf,
     listen: std::net::SocketAddr,
     exit_after: Option<u64>,
+    parca: Option<PathBuf>,
 ) -> Result<bool, CliError> {
     init_logging();
     crate::demo::run(&crate::demo::DemoOptions {
         out,
         listen,
         exit_after: exit_after.map(std::time::Duration::from_secs),
+        parca: parca.or_else(crate::demo::parca_on_path),
     })?;
     Ok(true)
 }

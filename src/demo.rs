@@ -13,6 +13,7 @@ use crate::reconcile::files;
 use crate::service::{ProbeOptions, ServeOptions};
 use crate::simulator::Model;
 use axum::Router;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -28,6 +29,68 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     /// Stop after this long (default: run until Ctrl-C).
     pub exit_after: Option<Duration>,
+    /// A real Parca binary (`--parca`, else `parca` on PATH): the charm runs it as
+    /// parca.service, forwarding to a second one as the store. `None`: render only.
+    pub parca: Option<PathBuf>,
+}
+
+/// `parca` on PATH, if any.
+pub fn parca_on_path() -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("parca"))
+            .find(|p| {
+                std::fs::metadata(p)
+                    .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            })
+    })
+}
+
+/// The demo's upstream store: a real Parca (mode all, in memory) on loopback, stopped with
+/// the demo.
+struct DemoStore {
+    child: std::process::Child,
+    address: SocketAddr,
+}
+
+impl Drop for DemoStore {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_store(binary: &Path, dir: &Path) -> Result<DemoStore, DemoError> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        dir.join("parca.yaml"),
+        "object_storage:\n  bucket:\n    type: FILESYSTEM\n    config: {directory: ./data}\nscrape_configs: []\n",
+    )?;
+    let address = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let log = std::fs::File::create(dir.join("parca-store.log"))?;
+    let child = std::process::Command::new(binary)
+        .arg("--config-path=parca.yaml")
+        .arg(format!("--http-address={address}"))
+        .current_dir(dir)
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()?;
+    let store = DemoStore { child, address };
+    let started = std::time::Instant::now();
+    while crate::parca::api::fetch(&address.to_string(), "/metrics", Duration::from_secs(1))
+        .is_err()
+    {
+        if started.elapsed() > Duration::from_secs(20) {
+            return Err(DemoError::Io(std::io::Error::other(format!(
+                "the Parca store {} did not start: see {}",
+                binary.display(),
+                dir.join("parca-store.log").display()
+            ))));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(store)
 }
 
 /// The demo could not run.
@@ -115,6 +178,13 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
         }
     }
 
+    // With a real Parca: a second one as the upstream store (the charm's own is the scraper).
+    let store = options
+        .parca
+        .as_deref()
+        .map(|binary| start_store(binary, &out.join("parca-store")))
+        .transpose()?;
+
     // The service, so the hooks' notes reach it.
     let listener = runtime.block_on(tokio::net::TcpListener::bind(options.listen))?;
     let listen = listener.local_addr()?;
@@ -146,7 +216,11 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
         crate::service::serve_with(listener, serve, shutdown).await
     });
 
-    build_model(&mut model, &apps, listen)?;
+    let parca = match (&options.parca, &store) {
+        (Some(binary), Some(store)) => Some((binary.as_path(), store.address)),
+        _ => None,
+    };
+    build_model(&mut model, &apps, listen, parca)?;
     for (from, to) in [
         ("/etc/parca/parca.yaml", "parca.yaml"),
         (files::SCRAPER_ARGS, "parca-scraper.args"),
@@ -176,10 +250,30 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
         "  check it:      parca-broker check-config {}/parca.yaml",
         out.display()
     );
+    match (&options.parca, &store) {
+        (Some(binary), Some(store)) => {
+            println!(
+                "  parca:         {} runs as the charm's parca.service (scraper-only), forwarding to",
+                binary.display()
+            );
+            println!(
+                "                 a real Parca store at http://{}/ (query: /api/profiles/labels/juju_unit/values)",
+                store.address
+            );
+        }
+        _ => println!(
+            "  parca:         none found (PATH or --parca): parca.yaml is rendered and checked by our own\n\
+             \x20                validator only. With one (scripts/install-parca builds it), the charm runs it, the\n\
+             \x20                status page shows Parca's view of every target and profiles reach a real store."
+        ),
+    }
     println!("Press Ctrl-C to stop.");
     runtime
         .block_on(server)
         .map_err(|e| std::io::Error::other(e.to_string()))??;
+    // The charm's parca.service stops with the model, then the store.
+    drop(model);
+    drop(store);
     Ok(())
 }
 
@@ -201,14 +295,117 @@ async fn start_pprof_server(addr: SocketAddr, app: &'static str, unit: u8) -> st
         )
         .route(
             "/debug/pprof/{profile}",
-            get(|| async {
-                "pprof profile placeholder: this demo endpoint only answers health probes\n"
-            }),
+            get(
+                |axum::extract::Path(kind): axum::extract::Path<String>| async move {
+                    match synthetic_profile(&kind) {
+                        Some(body) => (
+                            [(axum::http::header::CONTENT_TYPE, "application/octet-stream")],
+                            body,
+                        )
+                            .into_response(),
+                        None => axum::http::StatusCode::NOT_FOUND.into_response(),
+                    }
+                },
+            ),
         );
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
     Ok(())
+}
+
+/// A small but valid pprof profile of the kind Parca asks for (allocs, block, goroutine, mutex,
+/// profile): one sample in `demo.work` ← `main`, with the sample types Go's runtime uses, so a
+/// real Parca scrapes the demo's targets successfully.
+fn synthetic_profile(kind: &str) -> Option<Vec<u8>> {
+    use pprof::protos::{Function, Line, Location, Message, Profile, Sample, ValueType};
+    // (sample types, (period type, period unit, period)), as Go's runtime writes them.
+    type Kind = (
+        &'static [(&'static str, &'static str)],
+        (&'static str, &'static str, i64),
+    );
+    let (types, period): Kind = match kind {
+        "allocs" | "heap" => (
+            &[
+                ("alloc_objects", "count"),
+                ("alloc_space", "bytes"),
+                ("inuse_objects", "count"),
+                ("inuse_space", "bytes"),
+            ],
+            ("space", "bytes", 524_288),
+        ),
+        "block" | "mutex" => (
+            &[("contentions", "count"), ("delay", "nanoseconds")],
+            ("contentions", "count", 1),
+        ),
+        "goroutine" => (&[("goroutine", "count")], ("goroutine", "count", 1)),
+        "profile" => (
+            &[("samples", "count"), ("cpu", "nanoseconds")],
+            ("cpu", "nanoseconds", 10_000_000),
+        ),
+        _ => return None,
+    };
+    let mut strings = vec![String::new()];
+    let mut intern = |text: &str| {
+        strings.push(text.to_owned());
+        i64::try_from(strings.len() - 1).unwrap_or(0)
+    };
+    let sample_type = types
+        .iter()
+        .map(|(ty, unit)| ValueType {
+            ty: intern(ty),
+            unit: intern(unit),
+        })
+        .collect::<Vec<_>>();
+    let period_type = Some(ValueType {
+        ty: intern(period.0),
+        unit: intern(period.1),
+    });
+    let file = intern("demo.go");
+    let function = ["demo.work", "main.main"]
+        .iter()
+        .zip(1u64..)
+        .map(|(name, id)| {
+            let name = intern(name);
+            Function {
+                id,
+                name,
+                system_name: name,
+                filename: file,
+                start_line: 1,
+            }
+        })
+        .collect::<Vec<_>>();
+    let location = (1u64..=2)
+        .map(|id| Location {
+            id,
+            address: 0x1000 * id,
+            line: vec![Line {
+                function_id: id,
+                line: 10,
+            }],
+            ..Default::default()
+        })
+        .collect();
+    let value = types.iter().map(|_| 7).collect();
+    let profile = Profile {
+        sample_type,
+        sample: vec![Sample {
+            location_id: vec![1, 2],
+            value,
+            label: Vec::new(),
+        }],
+        location,
+        function,
+        string_table: strings,
+        time_nanos: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(0)),
+        period_type,
+        period: period.2,
+        ..Default::default()
+    };
+    Some(profile.encode_to_vec())
 }
 
 fn provider_bag(app: &str, jobs: &Value) -> Databag {
@@ -226,10 +423,22 @@ fn provider_bag(app: &str, jobs: &Value) -> Databag {
         .unwrap_or_default()
 }
 
-fn build_model(model: &mut Model, apps: &[DemoApp], listen: SocketAddr) -> Result<(), DemoError> {
+fn build_model(
+    model: &mut Model,
+    apps: &[DemoApp],
+    listen: SocketAddr,
+    parca: Option<(&Path, SocketAddr)>,
+) -> Result<(), DemoError> {
     model.name = "demo".into();
     model.uuid = MODEL_UUID.into();
-    let config = json!({"listen-address": listen.to_string()});
+    let mut config = json!({"listen-address": listen.to_string()});
+    if let Some((binary, _)) = parca {
+        // The charm runs the real Parca; the broker service is the demo's own (in process).
+        model.run_only_services(&[crate::reconcile::plan::PARCA_SERVICE]);
+        let parca_address = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        config["parca-binary"] = binary.display().to_string().into();
+        config["parca-listen-address"] = parca_address.to_string().into();
+    }
     model.deploy_charm(
         "parca-broker",
         1,
@@ -277,19 +486,21 @@ fn build_model(model: &mut Model, apps: &[DemoApp], listen: SocketAddr) -> Resul
         "parca",
         "parca-store-endpoint",
     )?;
+    // With a real Parca the store is real, on loopback (plaintext); otherwise a name.
+    let (store_address, insecure) = match parca {
+        Some((_, store)) => (store.to_string(), "true"),
+        None => ("parca.demo.internal:7993".to_owned(), "false"),
+    };
     model.set_app_data(
         upstream,
         "parca",
         Databag::from([
-            (
-                "remote-store-address".to_owned(),
-                "parca.demo.internal:7993".to_owned(),
-            ),
+            ("remote-store-address".to_owned(), store_address),
             (
                 "remote-store-bearer-token".to_owned(),
                 "demo-token-not-shown".to_owned(),
             ),
-            ("remote-store-insecure".to_owned(), "false".to_owned()),
+            ("remote-store-insecure".to_owned(), insecure.to_owned()),
         ]),
     )?;
     for (agent, units) in [("parca-agent-web", 2), ("parca-agent-db", 1)] {

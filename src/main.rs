@@ -34,7 +34,8 @@ fn main() -> ExitCode {
             out,
             listen,
             exit_after,
-        } => run_demo(out, listen, exit_after),
+            parca,
+        } => run_demo(out, listen, exit_after, parca),
         Command::Bench { quick, out, source } => {
             run_bench(quick, out, source, &mut std::io::stdout().lock())
         }

@@ -36,8 +36,9 @@ fn get(url: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-/// Starts the demo and waits until every target has been probed.
-fn start_demo(name: &str) -> Demo {
+/// Starts the demo (with the real Parca binary, if given) and waits until every target has
+/// been probed.
+fn start_demo(name: &str, parca: Option<&std::path::Path>) -> Demo {
     let port = common::free_port();
     let out = std::env::temp_dir().join(format!("parca-broker-demo-{name}-{}", std::process::id()));
     let child = Command::new(env!("CARGO_BIN_EXE_parca-broker"))
@@ -50,6 +51,7 @@ fn start_demo(name: &str) -> Demo {
             "--exit-after",
             "120",
         ])
+        .args(parca.map(|p| format!("--parca={}", p.display())))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -93,7 +95,7 @@ fn start_demo(name: &str) -> Demo {
 
 #[test]
 fn demo_runs_the_pipeline_and_serves_live_health() {
-    let demo = start_demo("api");
+    let demo = start_demo("api", Some(&common::parca_binary()));
     let status: Value =
         serde_json::from_str(&get(&format!("{}/api/v1/status", demo.base)).unwrap()).unwrap();
     assert_eq!(
@@ -132,11 +134,38 @@ fn demo_runs_the_pipeline_and_serves_live_health() {
     let parca_yaml = std::fs::read_to_string(demo.out.join("parca.yaml")).unwrap();
     assert!(parca_broker::render::validate::check_yaml(&parca_yaml).is_ok());
     assert!(parca_yaml.contains("127.0.0.11:") && !parca_yaml.contains("promstyle"));
+    // With a real Parca the store is a second real Parca on loopback, in plaintext.
     let agent = std::fs::read_to_string(demo.out.join("parca-agent.args")).unwrap();
-    assert_eq!(
-        agent,
-        "--remote-store-address=parca.demo.internal:7993\n--remote-store-bearer-token-file=/etc/parca-broker/store-token\n"
+    assert!(
+        agent.starts_with("--remote-store-address=127.0.0.1:")
+            && agent.ends_with(
+                "\n--remote-store-bearer-token-file=/etc/parca-broker/store-token\n--remote-store-insecure\n"
+            ),
+        "{agent}"
     );
+    // The charm's Parca scrapes the demo's targets (their profiles are small but real pprof):
+    // the service shows Parca's view of each, beside its own probe.
+    let started = Instant::now();
+    loop {
+        let targets: Value =
+            serde_json::from_str(&get(&format!("{}/api/v1/targets", demo.base)).unwrap()).unwrap();
+        let count = |app: &str, health: &str| {
+            targets
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|t| t["app"] == app && t["parca"]["health"] == health)
+                .count()
+        };
+        if count("zinc", "good") == 3 && count("legacy-api", "bad") == 2 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "Parca's view never showed zinc good and legacy-api bad: {targets}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
     let store = get(&format!("{}/api/v1/store", demo.base)).unwrap();
     assert!(store.contains("<redacted>") && !store.contains("demo-token"));
 }
@@ -147,7 +176,7 @@ fn status_page_renders_in_headless_chromium() {
         eprintln!("PARCA_BROKER_CHROMIUM not set: browser check skipped (scripts/test sets it)");
         return;
     };
-    let demo = start_demo("browser");
+    let demo = start_demo("browser", None);
     let profile = demo.out.join("chromium-profile");
     let shot = demo.out.join("status-page.png");
     // Headless, and nothing that reaches for the network (this machine's network is closed).

@@ -127,6 +127,9 @@ pub struct HookContext {
     /// only keeps state).
     #[serde(default)]
     pub service_root: Option<String>,
+    /// Which services run for real when `service_root` is set (`None`: all).
+    #[serde(default)]
+    pub real_services: Option<Vec<String>>,
     /// Resources the charm declares → the attached file's path (`None`: not attached).
     #[serde(default)]
     pub resources: BTreeMap<String, Option<String>>,

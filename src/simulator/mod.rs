@@ -208,8 +208,9 @@ pub struct Model {
     failed: BTreeMap<String, Vec<HookSpec>>,
     /// Run hooks in this process instead of as the `dispatch` binary (see [`Model::in_process`]).
     in_process: bool,
-    /// `systemctl start` runs the unit's ExecStart (see [`Model::run_services`]).
-    run_services: bool,
+    /// Services whose `systemctl start` runs the unit's ExecStart (see [`Model::run_services`]):
+    /// `None` none, `Some(empty)` all, else those named.
+    real_services: Option<BTreeSet<String>>,
 }
 
 /// Services run for real end with the model (as a machine's processes end with the machine).
@@ -258,7 +259,7 @@ impl Model {
             faults: BTreeMap::new(),
             failed: BTreeMap::new(),
             in_process: false,
-            run_services: false,
+            real_services: None,
         })
     }
 
@@ -281,7 +282,13 @@ impl Model {
     /// `disable --now` stop it, and `is-active` looks at it. Off by default: most scenarios
     /// only need the state, and real services would contend for ports.
     pub fn run_services(&mut self, on: bool) {
-        self.run_services = on;
+        self.real_services = on.then(BTreeSet::new);
+    }
+
+    /// Like [`Model::run_services`], for the named services only (the others stay state):
+    /// the demo runs the charm's `parca.service` while serving the broker itself.
+    pub fn run_only_services(&mut self, names: &[&str]) {
+        self.real_services = Some(names.iter().map(|n| (*n).to_owned()).collect());
     }
 
     /// `juju attach-resource APP NAME=PATH`: Juju then runs `upgrade-charm` on every unit.
@@ -1006,8 +1013,14 @@ impl Model {
             services: record.services.clone(),
             pids: record.pids.clone(),
             service_root: self
-                .run_services
+                .real_services
+                .is_some()
                 .then(|| self.unit_dir(unit).join("root").display().to_string()),
+            real_services: self
+                .real_services
+                .as_ref()
+                .filter(|names| !names.is_empty())
+                .map(|names| names.iter().cloned().collect()),
             resources: meta
                 .resources
                 .keys()

@@ -269,7 +269,11 @@ fn systemctl(ctx: &mut HookContext, args: &[String]) -> Result<String, Failure> 
             ctx.services.insert(unit.clone(), "inactive".to_owned());
         }
         if starts {
-            if let Some(root) = &ctx.service_root {
+            let real = ctx
+                .real_services
+                .as_ref()
+                .is_none_or(|names| names.contains(unit));
+            if let (Some(root), true) = (&ctx.service_root, real) {
                 if verb == "start"
                     && ctx
                         .pids
