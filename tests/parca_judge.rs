@@ -220,3 +220,33 @@ fn check_config_with_parca_asks_the_real_one_too() {
     assert!(!text.contains("disagree"), "{text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The README's "stricter" rows: files Parca loads and `check-config` refuses on purpose. If
+/// Parca starts refusing one, we are no longer stricter there and the README must say so.
+#[test]
+fn we_are_stricter_than_parca_only_where_the_readme_says() {
+    let storage =
+        "object_storage:\n  bucket:\n    type: FILESYSTEM\n    config: {directory: ./d}\n";
+    let files: Vec<(String, String)> = [
+        ("interval 0", "scrape_configs:\n- job_name: a\n  scrape_interval: 0\n"),
+        (
+            "null custom profile",
+            "scrape_configs:\n- job_name: a\n  profiling_config:\n    pprof_config:\n      custom: null\n",
+        ),
+        (
+            "profile path with '?'",
+            "scrape_configs:\n- job_name: a\n  profiling_config:\n    pprof_config:\n      memory: {path: 'debug?x'}\n",
+        ),
+    ]
+    .into_iter()
+    .map(|(name, jobs)| (name.to_owned(), format!("{storage}{jobs}")))
+    .collect();
+    for ((name, yaml), verdict) in files.iter().zip(judge_all(&files)) {
+        assert_eq!(
+            verdict,
+            ParcaVerdict::Accepted,
+            "{name}: Parca refuses it too"
+        );
+        assert!(check_yaml(yaml).is_err(), "{name}: check-config accepts it");
+    }
+}
