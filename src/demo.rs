@@ -205,12 +205,11 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
     };
     let exit_after = options.exit_after;
     let server = runtime.spawn(async move {
+        // SIGTERM too: the demo must stop the Parca processes it started on its way out.
         let shutdown = async move {
             match exit_after {
-                Some(after) => tokio::select! { _ = tokio::time::sleep(after) => {}, _ = tokio::signal::ctrl_c() => {} },
-                None => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
+                Some(after) => tokio::select! { _ = tokio::time::sleep(after) => {}, _ = crate::service::shutdown_signal() => {} },
+                None => crate::service::shutdown_signal().await,
             }
         };
         crate::service::serve_with(listener, serve, shutdown).await

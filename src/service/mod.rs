@@ -228,7 +228,8 @@ pub async fn serve_with(
     result
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM (systemd's stop).
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     let terminate = async {
