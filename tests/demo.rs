@@ -133,6 +133,13 @@ fn demo_runs_the_pipeline_and_serves_live_health() {
     // The files a newcomer looks at: parca.yaml (which Parca accepts) and the agent flags.
     let parca_yaml = std::fs::read_to_string(demo.out.join("parca.yaml")).unwrap();
     assert!(parca_broker::render::validate::check_yaml(&parca_yaml).is_ok());
+    assert_eq!(
+        parca_broker::parca::ParcaJudge::new(common::parca_binary())
+            .judge(&parca_yaml)
+            .unwrap(),
+        parca_broker::parca::ParcaVerdict::Accepted,
+        "the real Parca loads the demo's parca.yaml"
+    );
     assert!(parca_yaml.contains("127.0.0.11:") && !parca_yaml.contains("promstyle"));
     // With a real Parca the store is a second real Parca on loopback, in plaintext.
     let agent = std::fs::read_to_string(demo.out.join("parca-agent.args")).unwrap();
