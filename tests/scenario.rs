@@ -45,7 +45,13 @@ fn deploy_alone_runs_setup_hooks_and_blocks_on_missing_store() {
     let hooks: Vec<&str> = m.runs().iter().map(|r| r.hook.as_str()).collect();
     assert_eq!(
         hooks,
-        ["install", "leader-elected", "config-changed", "start"]
+        [
+            "install",
+            "parca-broker-peers-relation-created",
+            "leader-elected",
+            "config-changed",
+            "start"
+        ]
     );
     for run in m.runs() {
         assert_eq!(run.code, 0, "{}: {}", run.hook, run.stderr);

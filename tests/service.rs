@@ -77,6 +77,7 @@ fn snapshot(targets: &[(&str, String)]) -> BrokerSnapshot {
                     targets: vec![target.clone()],
                     labels: BTreeMap::from([("juju_unit".to_owned(), (*unit).to_owned())]),
                     unit: Some((*unit).to_owned()),
+                    owner: None,
                 })
                 .collect(),
         }],
@@ -92,6 +93,7 @@ fn snapshot(targets: &[(&str, String)]) -> BrokerSnapshot {
         parca_yaml: "object_storage: {}\n".into(),
         discovery: "static".into(),
         parca: Default::default(),
+        shard: Default::default(),
     }
 }
 

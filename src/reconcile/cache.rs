@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The cache file's format; a file of any other schema is ignored (full read).
-pub const SCHEMA: u32 = 2;
+pub const SCHEMA: u32 = 3;
 
 /// The binary that wrote a cache; a cache from any other build version is ignored.
 pub const BINARY_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -59,6 +59,9 @@ pub struct RemoteCache {
     /// `upgrade-charm`, which reads it again).
     #[serde(default)]
     pub parca_resource: Option<Result<String, String>>,
+    /// The peer relation as last read.
+    #[serde(default)]
+    pub peers: Option<super::observe::Peers>,
 }
 
 /// Why a cache cannot be used: the hook reads everything instead.
@@ -171,6 +174,7 @@ pub fn cache_write(observed: &Observed) -> Option<FileWrite> {
         self_profiling: ends(&observed.self_profiling),
         network_address: observed.network_address.clone(),
         parca_resource: observed.parca.resource.clone(),
+        peers: observed.peers.clone(),
     };
     let content = cache.encode();
     (observed.file(CACHE_FILE) != Some(content.as_slice())).then(|| FileWrite {
@@ -204,6 +208,7 @@ mod tests {
             self_profiling: Vec::new(),
             network_address: Some("10.0.0.5".into()),
             parca_resource: None,
+            peers: None,
         }
     }
 

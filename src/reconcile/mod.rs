@@ -21,6 +21,8 @@ pub const UPSTREAM: &str = "external-parca-store-endpoint";
 pub const AGENTS: &str = "parca-store-endpoint";
 /// Endpoint: our own pprof endpoint (we provide parca_scrape).
 pub const SELF_PROFILING: &str = "self-profiling-endpoint";
+/// Peer endpoint: the broker's units, among which the targets are sharded.
+pub const PEERS: &str = "parca-broker-peers";
 
 /// A hook that must fail (Juju marks the unit in error and retries).
 #[derive(Debug, thiserror::Error)]

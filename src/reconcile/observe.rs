@@ -21,7 +21,7 @@
 //!   once the service unit is installed, so a service that died is restarted by the next hook.
 
 use super::cache::{CacheMiss, RemoteCache, RemoteEnd};
-use super::{AGENTS, PROFILING, SELF_PROFILING, UPSTREAM, files};
+use super::{AGENTS, PEERS, PROFILING, SELF_PROFILING, UPSTREAM, files};
 use crate::interfaces::RelationEvent;
 use crate::juju::{Dispatch, Event, JujuContext, ToolError, Tools};
 use crate::model::{Databag, RelationId, RelationSnapshot};
@@ -57,6 +57,18 @@ pub struct ReadScope {
     pub full_reason: Option<String>,
     /// When the cache this hook found was last fully refreshed (`None`: no usable cache).
     pub previous_full_read_at: Option<u64>,
+}
+
+/// The peer relation: the other broker units and what they publish.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Peers {
+    /// The relation.
+    pub id: RelationId,
+    /// The other units (`relation-list`) → their unit bags.
+    pub members: BTreeMap<String, Databag>,
+    /// Our own unit bag there, when read in this hook (`None`: nothing to write).
+    #[serde(skip)]
+    pub own: Option<Databag>,
 }
 
 /// Whether a binary can be run.
@@ -133,6 +145,8 @@ pub struct Observed {
     pub network_address: Option<String>,
     /// Why `network-get` failed in this hook, if it did (the address then falls back).
     pub network_error: Option<String>,
+    /// The peer relation (`None` before Juju has created it).
+    pub peers: Option<Peers>,
     /// This machine's host name, the last-resort address.
     pub hostname: String,
     /// Current content of the files we manage, by logical path (absent: `None`).
@@ -173,6 +187,7 @@ struct Relations {
     self_profiling: Vec<LocalRelation>,
     network_address: Option<String>,
     network_error: Option<String>,
+    peers: Option<Peers>,
 }
 
 /// Reads what this hook needs. `root` prefixes every file path (`/` under Juju).
@@ -251,6 +266,7 @@ pub fn observe(
         self_profiling: relations.self_profiling,
         network_address: relations.network_address,
         network_error: relations.network_error,
+        peers: relations.peers,
         hostname,
         files,
         action_params,
@@ -448,7 +464,23 @@ impl Reader<'_> {
             self_profiling: self.local(SELF_PROFILING)?,
             network_address,
             network_error,
+            peers: self.peers()?,
         })
+    }
+
+    /// The peer relation: membership, the others' bags, our own bag (to publish our address).
+    fn peers(&self) -> Result<Option<Peers>, ToolError> {
+        let Some(id) = self.live(PEERS)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let mut members = BTreeMap::new();
+        for unit in self.tools.relation_list(&id)? {
+            if let Some(bag) = self.tools.remote_unit_bag(&id, &unit)? {
+                members.insert(unit, bag);
+            }
+        }
+        let own = Some(self.tools.relation_get_unit(&id, &self.ctx.unit)?);
+        Ok(Some(Peers { id, members, own }))
     }
 
     /// The cache updated with what this hook's event can have changed. `Ok(Err(why))` when the
@@ -470,6 +502,7 @@ impl Reader<'_> {
             upstream: cache.upstream,
             network_address: cache.network_address,
             network_error: None,
+            peers: cache.peers,
         };
         let relation_event = match &self.ctx.dispatch {
             Dispatch::Hook(Event::Relation {
@@ -483,7 +516,7 @@ impl Reader<'_> {
         };
         let Some((relation, kind, remote_app, remote_unit, departing_unit)) = relation_event else {
             // Not a relation hook: check the cache against every endpoint's relation-ids.
-            let checks: [(&str, Vec<&RelationId>); 4] = [
+            let checks: [(&str, Vec<&RelationId>); 5] = [
                 (PROFILING, relations.scrape.iter().map(|r| &r.id).collect()),
                 (UPSTREAM, relations.upstream.iter().map(|r| &r.id).collect()),
                 (AGENTS, relations.agents.iter().map(|r| &r.id).collect()),
@@ -491,6 +524,7 @@ impl Reader<'_> {
                     SELF_PROFILING,
                     relations.self_profiling.iter().map(|r| &r.id).collect(),
                 ),
+                (PEERS, relations.peers.iter().map(|p| &p.id).collect()),
             ];
             for (endpoint, cached) in checks {
                 if let Some(why) = self.ids_differ(endpoint, cached, None)? {
@@ -544,6 +578,8 @@ impl Reader<'_> {
                 relations.self_profiling = self.local(SELF_PROFILING)?;
                 (relations.network_address, relations.network_error) = self.network_address();
             }
+            // Membership (or a peer's data) changed: read the peer relation again.
+            PEERS => relations.peers = self.peers()?,
             other => return Ok(Err(format!("a hook of unknown endpoint {other}"))),
         }
         // Every other endpoint's relations stay as cached: a relation created or broken there

@@ -31,6 +31,29 @@ pub struct BrokerSnapshot {
     /// The managed Parca (`managed: false` when the charm runs none).
     #[serde(default)]
     pub parca: ParcaStatusView,
+    /// How the targets are shared among the broker's units.
+    #[serde(default)]
+    pub shard: ShardView,
+}
+
+/// The broker's units and their shares of the targets.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ShardView {
+    /// Every member (this unit included), with its published address and target count.
+    pub units: Vec<ShardMember>,
+    /// All targets, every unit's together.
+    pub total: usize,
+}
+
+/// One broker unit's share.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ShardMember {
+    /// `parca-broker/1`.
+    pub unit: String,
+    /// Its address as it publishes it on the peer relation (empty until it has).
+    pub address: String,
+    /// The targets it owns.
+    pub targets: usize,
 }
 
 /// What the service page shows of the managed Parca.
@@ -84,6 +107,10 @@ pub struct TargetGroup {
     /// The Juju unit, for per-unit groups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// The broker unit that scrapes these targets, when several share the work (`None`: one
+    /// unit, which scrapes everything).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 /// One dropped relation, job, target or unit.

@@ -146,6 +146,17 @@ impl Shared {
     }
 }
 
+/// Does this unit scrape the group? (No owner: one broker unit, which scrapes everything.)
+pub fn owned_here(
+    snapshot: &BrokerSnapshot,
+    group: &crate::reconcile::snapshot::TargetGroup,
+) -> bool {
+    group
+        .owner
+        .as_ref()
+        .is_none_or(|owner| *owner == snapshot.unit)
+}
+
 /// The key a target's health is stored under.
 pub fn target_key(job: &str, target: &str) -> String {
     format!("{job}|{target}")
@@ -464,10 +475,11 @@ async fn http_sd(State(shared): State<Arc<Shared>>, Path(job): Path<String>) -> 
     };
     match snapshot.jobs.iter().find(|j| j.name == job) {
         Some(found) => {
+            // Only this unit's share when several broker units split the targets.
             let groups: Vec<_> = found
                 .groups
                 .iter()
-                .filter(|g| !g.targets.is_empty())
+                .filter(|g| !g.targets.is_empty() && owned_here(&snapshot, g))
                 .map(|g| json!({"targets": g.targets, "labels": g.labels}))
                 .collect();
             Json(groups).into_response()

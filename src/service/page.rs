@@ -124,6 +124,30 @@ pub fn render(
         escape(&s.store.insecure),
         escape(&s.store.token)
     );
+    // The broker's units and their shares (only with several).
+    if s.shard.units.len() > 1 {
+        let _ = write!(
+            html,
+            "<section id=\"shard\"><h2>Shard ({} units, {} targets)</h2><table><tr><th>unit</th><th>address</th><th>targets</th></tr>",
+            s.shard.units.len(),
+            s.shard.total
+        );
+        for member in &s.shard.units {
+            let _ = write!(
+                html,
+                "<tr class=\"shard-row\"><td class=\"mono\">{}{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                escape(&member.unit),
+                if member.unit == s.unit {
+                    " (this unit)"
+                } else {
+                    ""
+                },
+                escape(&member.address),
+                member.targets
+            );
+        }
+        html.push_str("</table></section>");
+    }
     // The managed Parca.
     let (parca_class, parca_word) = match (&s.parca.managed, parca) {
         (false, _) => ("unknown", "not managed"),
@@ -172,7 +196,7 @@ pub fn render(
     // Targets.
     let _ = write!(
         html,
-        "<section id=\"targets\"><h2>Targets ({targets})</h2><table><tr><th>health</th><th>target</th><th>job</th><th>app</th><th>unit</th><th>labels</th><th>last error</th><th>latency</th><th>parca</th></tr>"
+        "<section id=\"targets\"><h2>Targets ({targets})</h2><table><tr><th>health</th><th>target</th><th>job</th><th>app</th><th>unit</th><th>labels</th><th>last error</th><th>latency</th><th>parca</th><th>scraped by</th></tr>"
     );
     let parca_targets = parca.as_ref().ok();
     for job in &s.jobs {
@@ -209,13 +233,14 @@ pub fn render(
                     .collect();
                 let _ = write!(
                     html,
-                    "<tr class=\"target-row\" data-health=\"{class}\"><td><span class=\"pill {class}\">{word}</span></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{labels}</td><td>{}</td><td>{}</td><td class=\"parca-cell\">{parca_cell}</td></tr>",
+                    "<tr class=\"target-row\" data-health=\"{class}\"><td><span class=\"pill {class}\">{word}</span></td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{labels}</td><td>{}</td><td>{}</td><td class=\"parca-cell\">{parca_cell}</td><td class=\"mono\">{}</td></tr>",
                     escape(target),
                     escape(&job.name),
                     escape(&job.app),
                     escape(group.unit.as_deref().unwrap_or("—")),
                     escape(h.and_then(|h| h.last_error.as_deref()).unwrap_or("")),
                     h.map_or_else(String::new, |h| format!("{} ms", h.latency_ms)),
+                    escape(group.owner.as_deref().unwrap_or(&s.unit)),
                 );
             }
         }

@@ -116,14 +116,19 @@ pub async fn probe_round(shared: &Arc<Shared>, client: &reqwest::Client, concurr
         .jobs
         .iter()
         .flat_map(|job| {
-            job.groups.iter().flat_map(move |group| {
-                group.targets.iter().map(move |t| {
-                    (
-                        target_key(&job.name, t),
-                        probe_url(&job.scheme, t, &job.path_prefix),
-                    )
+            // Each broker unit probes its own share; the others' health is on their pages.
+            let snapshot = &snapshot;
+            job.groups
+                .iter()
+                .filter(move |group| super::owned_here(snapshot, group))
+                .flat_map(move |group| {
+                    group.targets.iter().map(move |t| {
+                        (
+                            target_key(&job.name, t),
+                            probe_url(&job.scheme, t, &job.path_prefix),
+                        )
+                    })
                 })
-            })
         })
         .collect();
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency));

@@ -29,6 +29,9 @@ pub struct CtxRelation {
     pub remote_app_bag: Databag,
     /// Remote units' bags (departed units stay readable).
     pub remote_unit_bags: BTreeMap<String, Databag>,
+    /// A peer relation (the remote app is our own; every unit may read the app bag).
+    #[serde(default)]
+    pub peer: bool,
 }
 
 /// A recorded status.

@@ -57,6 +57,8 @@ struct CharmMeta {
     provides: BTreeMap<String, EndpointMeta>,
     #[serde(default)]
     resources: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    peers: BTreeMap<String, EndpointMeta>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -111,6 +113,8 @@ struct End {
 #[derive(Debug, Clone)]
 struct Relation {
     ends: [End; 2],
+    /// A peer relation: both ends are the same application's endpoint.
+    peer: bool,
     app_bags: BTreeMap<String, Databag>,
     unit_bags: BTreeMap<String, Databag>,
     /// Per local unit: the remote units it has seen join (and not depart).
@@ -357,6 +361,26 @@ impl Model {
             .filter_map(|(k, o)| o.default.clone().map(|d| (k.clone(), d)))
             .collect();
         check_config_keys(&config_meta, &config)?;
+        // Juju creates the peer relations with the application; each unit's setup runs their
+        // relation-created (juju.md §5.1), and units join each other as they come.
+        for endpoint in meta.peers.keys() {
+            let id = self.next_relation_id;
+            self.next_relation_id += 1;
+            let end = || End {
+                app: app.to_owned(),
+                endpoint: endpoint.clone(),
+            };
+            self.relations.insert(
+                id,
+                Relation {
+                    ends: [end(), end()],
+                    peer: true,
+                    app_bags: BTreeMap::new(),
+                    unit_bags: BTreeMap::new(),
+                    seen: BTreeMap::new(),
+                },
+            );
+        }
         self.apps.insert(
             app.to_owned(),
             App {
@@ -439,6 +463,7 @@ impl Model {
                     endpoint: ep_b.into(),
                 },
             ],
+            peer: false,
             app_bags: BTreeMap::new(),
             unit_bags: BTreeMap::new(),
             seen: BTreeMap::new(),
@@ -605,7 +630,8 @@ impl Model {
                     .end_of(app)
                     .map(|(_, r)| r.app.clone())
                     .unwrap_or_default();
-                for remote_unit in self.units_of(&remote) {
+                // A unit is not its own peer.
+                for remote_unit in self.units_of(&remote).into_iter().filter(|u| *u != unit) {
                     self.join(&unit, *id, &remote_unit)?;
                 }
             }
@@ -616,7 +642,7 @@ impl Model {
                 .map(|(_, r)| r.app.clone())
                 .unwrap_or_default();
             if self.is_charm(&remote) {
-                for local in self.units_of(&remote) {
+                for local in self.units_of(&remote).into_iter().filter(|u| *u != unit) {
                     self.join(&local, *id, &unit)?;
                 }
             }
@@ -648,7 +674,10 @@ impl Model {
                 for remote_unit in &seen {
                     self.relation_hook(unit, *id, "departed", Some(remote_unit), Some(unit))?;
                 }
-                self.relation_hook(unit, *id, "broken", None, None)?;
+                // relation-broken never fires for a peer relation (juju.md §5.2).
+                if !self.relations[id].peer {
+                    self.relation_hook(unit, *id, "broken", None, None)?;
+                }
             }
             self.run_hook(unit, HookSpec::plain("stop"))?;
             self.run_hook(unit, HookSpec::plain("remove"))?;
@@ -959,7 +988,7 @@ impl Model {
             let remote_unit_bags = rel
                 .unit_bags
                 .iter()
-                .filter(|(name, _)| app_of(name) == remote.app)
+                .filter(|(name, _)| app_of(name) == remote.app && name.as_str() != unit)
                 .map(|(name, bag)| (name.clone(), bag.clone()))
                 .collect();
             relations.insert(
@@ -974,6 +1003,7 @@ impl Model {
                     local_app_bag: rel.app_bags.get(&app_name).cloned().unwrap_or_default(),
                     remote_app_bag: rel.app_bags.get(&remote.app).cloned().unwrap_or_default(),
                     remote_unit_bags,
+                    peer: rel.peer,
                 },
             );
         }

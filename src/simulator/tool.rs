@@ -524,7 +524,9 @@ fn relation_get(ctx: &HookContext, args: &[String]) -> Result<String, Failure> {
         return Err(runtime("permission denied"));
     }
     let bag = if app && target == ctx.app {
-        if !ctx.leader {
+        // Juju 3: every unit reads a peer relation's app bag; only the leader its own
+        // elsewhere (juju.md §4).
+        if !ctx.leader && !rel.peer {
             return Err(runtime("permission denied"));
         }
         merged(&rel.local_app_bag, ctx.pending_app.get(&id))

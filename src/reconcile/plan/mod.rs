@@ -5,7 +5,8 @@ use super::config::{CharmConfig, ConfigProblem, TargetDiscovery};
 use super::files::{PARCA_UNIT, STATE_FILE, STORE_TOKEN, SYSTEMD_UNIT};
 use super::observe::{LocalRelation, Observed};
 use super::snapshot::{
-    BrokerSnapshot, DroppedView, JobView, RelationView, StatusView, StoreView, TargetGroup,
+    BrokerSnapshot, DroppedView, JobView, RelationView, ShardMember, ShardView, StatusView,
+    StoreView, TargetGroup,
 };
 use crate::fixes::FixSet;
 use crate::interfaces::parca_scrape::consumer::make_job_names_unique;
@@ -23,12 +24,16 @@ use serde::Serialize;
 use serde_json::json;
 
 mod service;
+pub mod shard;
 mod store;
 mod workload;
 
 pub use service::SERVICE_UNIT;
 pub use store::StoreSource;
 pub use workload::{PARCA_RESOURCE, PARCA_SERVICE, ParcaBinary, binary as parca_binary};
+
+/// The key of the peer unit bag holding the unit's address.
+pub const PEER_ADDRESS: &str = "address";
 
 /// The job the broker publishes for its own pprof endpoint.
 pub const SELF_JOB_NAME: &str = "parca-broker";
@@ -154,7 +159,15 @@ pub fn plan(observed: &Observed) -> Plan {
         .map(|j| j.job_name.clone())
         .collect();
     make_job_names_unique(&mut consumer.jobs, &base_names);
-    let rendered = render_config(&base, &consumer.jobs, &discovery);
+    // Several broker units: this one renders only the targets it owns (shard.rs).
+    let peer_units: Vec<String> = observed
+        .peers
+        .as_ref()
+        .map(|p| p.members.keys().cloned().collect())
+        .unwrap_or_default();
+    let members = shard::membership(&observed.ctx.unit, &peer_units);
+    let my_jobs = shard::my_share(&consumer.jobs, &members, &observed.ctx.unit);
+    let rendered = render_config(&base, &my_jobs, &discovery);
     let mut rejections = consumer.rejections;
     rejections.extend(rendered.dropped.iter().cloned());
     let jobs: Vec<ScrapeJob> = consumer
@@ -237,6 +250,26 @@ pub fn plan(observed: &Observed) -> Plan {
         }
     }
 
+    // Our address for the other broker units (they show it; shard.rs needs only the names).
+    if let Some(peers) = &observed.peers {
+        let relation = LocalRelation {
+            id: peers.id.clone(),
+            remote_app: observed.ctx.app.clone(),
+            bags: peers.own.clone().map(|unit| super::observe::OwnBags {
+                app: Databag::new(),
+                unit,
+            }),
+        };
+        let bag = Databag::from([(PEER_ADDRESS.to_owned(), unit_address.clone())]);
+        push_diff(
+            &mut relation_writes,
+            &relation,
+            false,
+            &bag,
+            &[PEER_ADDRESS],
+        );
+    }
+
     // The service: a systemd unit, (re)started when it or the binary changes (service.rs).
     let service = service::service(observed, &config);
     if let Some(unit_file) = service.unit_file {
@@ -272,6 +305,19 @@ pub fn plan(observed: &Observed) -> Plan {
             .push_str("; parca-broker.service was not running: restarted");
     }
     status.1.push_str(&workload.status_note);
+    let shard_view = shard_view(observed, &jobs, &members);
+    if members.len() > 1 {
+        let mine = shard_view
+            .units
+            .iter()
+            .find(|u| u.unit == observed.ctx.unit)
+            .map_or(0, |u| u.targets);
+        status.1.push_str(&format!(
+            "; shard: {mine} of {} targets, {} units",
+            shard_view.total,
+            members.len()
+        ));
+    }
 
     // What the service shows: written only when it changes, like every other file.
     let mut snapshot = snapshot(
@@ -284,6 +330,10 @@ pub fn plan(observed: &Observed) -> Plan {
         &rendered.yaml,
     );
     snapshot.parca = workload.view.clone();
+    snapshot.shard = shard_view;
+    for (job, view) in jobs.iter().zip(snapshot.jobs.iter_mut()) {
+        shard_groups(job, view, &members);
+    }
     if let Some(problem) = relay_problems.first() {
         // Show what was refused, not the refused address as if it were in use.
         snapshot.store.address = String::new();
@@ -371,6 +421,65 @@ pub fn plan(observed: &Observed) -> Plan {
     }
 }
 
+/// Every member with its address and how many targets it owns.
+fn shard_view(observed: &Observed, jobs: &[ScrapeJob], members: &[String]) -> ShardView {
+    let mut units: Vec<ShardMember> = members
+        .iter()
+        .map(|unit| ShardMember {
+            unit: unit.clone(),
+            address: observed
+                .peers
+                .as_ref()
+                .and_then(|p| p.members.get(unit))
+                .and_then(|bag| bag.get(PEER_ADDRESS))
+                .cloned()
+                .unwrap_or_default(),
+            targets: 0,
+        })
+        .collect();
+    let mut total = 0;
+    for job in jobs {
+        for (target, _) in job.targets() {
+            total += 1;
+            if let Some(owner) = shard::owner(members, &job.job_name, target)
+                && let Some(member) = units.iter_mut().find(|u| u.unit == owner)
+            {
+                member.targets += 1;
+            }
+        }
+    }
+    ShardView { units, total }
+}
+
+/// With several members, splits a job view's groups so each has one owner, and names it.
+fn shard_groups(job: &ScrapeJob, view: &mut JobView, members: &[String]) {
+    if members.len() <= 1 {
+        return;
+    }
+    let mut groups = Vec::new();
+    for group in std::mem::take(&mut view.groups) {
+        let mut by_owner: Vec<(String, Vec<String>)> = Vec::new();
+        for target in &group.targets {
+            let owner = shard::owner(members, &job.job_name, target)
+                .unwrap_or_default()
+                .to_owned();
+            match by_owner.iter_mut().find(|(o, _)| *o == owner) {
+                Some((_, targets)) => targets.push(target.clone()),
+                None => by_owner.push((owner, vec![target.clone()])),
+            }
+        }
+        for (owner, targets) in by_owner {
+            groups.push(TargetGroup {
+                targets,
+                labels: group.labels.clone(),
+                unit: group.unit.clone(),
+                owner: Some(owner),
+            });
+        }
+    }
+    view.groups = groups;
+}
+
 /// The service's view of the rendered jobs.
 pub fn job_views(jobs: &[ScrapeJob]) -> Vec<JobView> {
     let text = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
@@ -403,6 +512,7 @@ pub fn job_views(jobs: &[ScrapeJob]) -> Vec<JobView> {
                         .map(|(k, v)| (k.clone(), text(v)))
                         .collect(),
                     unit: sc.unit.as_deref().map(str::to_owned),
+                    owner: None,
                 })
                 .collect(),
         })
@@ -487,6 +597,7 @@ fn snapshot(
             TargetDiscovery::HttpSd => "http-sd".into(),
         },
         parca: Default::default(),
+        shard: Default::default(),
     }
 }
 
