@@ -20,7 +20,6 @@ use parca_broker::simulator::{HookRun, Model};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 const BROKER: &str = "parca-broker";
 const CACHE: &str = "var/lib/parca-broker/remote-cache.json";
@@ -31,13 +30,7 @@ fn model(name: &str) -> Model {
         std::process::id()
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut m = Model::new(
-        &dir,
-        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
-        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-    )
-    .unwrap();
+    let mut m = common::charm_model(&dir);
     m.in_process(true);
     m
 }

@@ -8,6 +8,17 @@ use parca_broker::model::Databag;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// A simulated model in `dir` whose charm is this crate's binary (also the hook tools).
+pub fn charm_model(dir: &std::path::Path) -> parca_broker::simulator::Model {
+    parca_broker::simulator::Model::new(
+        dir,
+        std::path::Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        std::path::Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+    )
+    .unwrap()
+}
+
 /// A free TCP port on 127.0.0.1 (free when asked; tests bind it soon after).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
