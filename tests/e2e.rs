@@ -268,6 +268,14 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
         },
     );
     assert_eq!(found["api/0"], ("cos".to_owned(), "api".to_owned()));
+    // Each profile names the broker unit whose Parca scraped it.
+    assert!(
+        store_series(store_port)
+            .iter()
+            .all(|(labels, _)| labels.get("parca_scraper").map(String::as_str) == Some(unit)),
+        "{:?}",
+        store_series(store_port)
+    );
     assert_eq!(found["api/1"], ("cos".to_owned(), "api".to_owned()));
     assert!(!found.contains_key("api/2"), "{found:?}");
 

@@ -6,7 +6,8 @@
 //!   parca.yaml is rendered for an operator-managed Parca and the status says how to enable it.
 //! * Command line: `--config-path`, `--http-address`, then with a relayed store
 //!   `--mode=scraper-only --store-address=… [--bearer-token-file=…] [--insecure]` (the flag
-//!   renderer's), without one `--storage-active-memory=<parca-storage-memory>`.
+//!   renderer's) and `--external-label=parca_scraper=<unit>`, without one
+//!   `--storage-active-memory=<parca-storage-memory>`.
 //! * Restart only when the unit file (so the command line) changes, when the token file
 //!   changes (Parca reads it once, at start), on `upgrade-charm` (a new resource) and when it
 //!   was found not running. parca.yaml changes need none: Parca reloads it (parca.md A.8).
@@ -21,6 +22,8 @@ use serde::Serialize;
 
 /// The systemd unit of the managed Parca.
 pub const PARCA_SERVICE: &str = "parca.service";
+/// The external label naming the scraping broker unit on every forwarded profile.
+pub const SCRAPER_LABEL: &str = "parca_scraper";
 /// The resource holding a Parca binary.
 pub const PARCA_RESOURCE: &str = "parca";
 /// Its working directory (a FILESYSTEM bucket's relative `./data` lands here).
@@ -135,7 +138,16 @@ pub fn workload(
     // With a store: a scraper forwarding to it. Refused store settings (None): keep whatever
     // runs now, the relay already reports why.
     let (mode_flags, mode) = match scraper_flags {
-        Some(flags) if !flags.is_empty() => (flags.to_vec(), "scraper-only"),
+        Some(flags) if !flags.is_empty() => {
+            // Every profile it forwards names the broker unit that scraped it, so the store
+            // shows how the targets are sharded (a Juju unit name is [a-z0-9-]+/[0-9]+).
+            let mut flags = flags.to_vec();
+            flags.push(format!(
+                "--external-label={SCRAPER_LABEL}={}",
+                observed.ctx.unit
+            ));
+            (flags, "scraper-only")
+        }
         Some(_) => (
             vec![format!(
                 "--storage-active-memory={}",
