@@ -281,6 +281,16 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
 
     // The hook reads Parca's own view: 2 of 3 targets healthy.
     let status = wait_for_status(&mut m, unit, "parca scraping 2/3 targets");
+    // A hook that does not read Parca (an action) keeps what the last one saw (the cache).
+    m.run_action(unit, "list-targets", Map::new()).unwrap();
+    assert!(
+        m.status(unit)
+            .unwrap()
+            .message
+            .ends_with("; parca scraping 2/3 targets"),
+        "{:?}",
+        m.status(unit)
+    );
     assert_eq!(m.status(unit).unwrap().status, "active", "{status}");
     let state: Value =
         serde_json::from_str(&m.file(unit, "/var/lib/parca-broker/state.json").unwrap()).unwrap();

@@ -196,7 +196,8 @@ pub enum FetchError {
 }
 
 /// `GET http://<address><path>` with one timeout for connect, write and each read. HTTP/1.0,
-/// so the reply is never chunked and ends when the server closes. At most 16 MiB are read.
+/// so the reply is never chunked and ends when the server closes. At most 64 MiB are read
+/// (Parca's targets list for 5,000 targets, five profile types each, is about 15 MB).
 pub fn fetch(address: &str, path: &str, timeout: Duration) -> Result<String, FetchError> {
     let socket: SocketAddr = address
         .to_socket_addrs()
@@ -211,7 +212,7 @@ pub fn fetch(address: &str, path: &str, timeout: Duration) -> Result<String, Fet
         "GET {path} HTTP/1.0\r\nHost: {address}\r\nAccept: */*\r\n\r\n"
     )?;
     let mut body = Vec::new();
-    stream.take(16 << 20).read_to_end(&mut body)?;
+    stream.take(64 << 20).read_to_end(&mut body)?;
     let text = String::from_utf8_lossy(&body);
     let (head, content) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.lines().next().unwrap_or_default();

@@ -62,6 +62,21 @@ pub struct RemoteCache {
     /// The peer relation as last read.
     #[serde(default)]
     pub peers: Option<super::observe::Peers>,
+    /// What the managed Parca last said (read on update-status and full reads only: its
+    /// targets list is large at fleet scale), kept for the hooks in between.
+    #[serde(default)]
+    pub parca_seen: Option<ParcaSeen>,
+}
+
+/// The managed Parca's view as a hook last summarised it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ParcaSeen {
+    /// Appended to the status (`; parca scraping 3/4 targets`).
+    pub note: String,
+    /// For the service page.
+    pub summary: String,
+    /// A problem it showed (a rejected parca.yaml), blocking.
+    pub problem: Option<String>,
 }
 
 /// Why a cache cannot be used: the hook reads everything instead.
@@ -142,7 +157,7 @@ impl RemoteCache {
 /// A full read refreshes `full_read_at` only when the recorded one is older than half of
 /// [`MAX_AGE_SECONDS`]: so `config-changed` or `leader-elected` that change nothing write
 /// nothing, while `update-status` still does a full read at least once per [`MAX_AGE_SECONDS`].
-pub fn cache_write(observed: &Observed) -> Option<FileWrite> {
+pub fn cache_write(observed: &Observed, parca_seen: Option<&ParcaSeen>) -> Option<FileWrite> {
     let read = &observed.read;
     let previous = read.previous_full_read_at;
     let full_read_at = match (read.full_reason.is_some(), previous) {
@@ -175,6 +190,7 @@ pub fn cache_write(observed: &Observed) -> Option<FileWrite> {
         network_address: observed.network_address.clone(),
         parca_resource: observed.parca.resource.clone(),
         peers: observed.peers.clone(),
+        parca_seen: parca_seen.cloned(),
     };
     let content = cache.encode();
     (observed.file(CACHE_FILE) != Some(content.as_slice())).then(|| FileWrite {
@@ -209,6 +225,7 @@ mod tests {
             network_address: Some("10.0.0.5".into()),
             parca_resource: None,
             peers: None,
+            parca_seen: None,
         }
     }
 

@@ -121,6 +121,8 @@ pub struct ParcaObserved {
     pub view: Option<Result<crate::parca::ParcaView, String>>,
     /// parca.yaml's modification time (Unix seconds).
     pub config_written_unix: Option<f64>,
+    /// What it said when last read (from the cache), for hooks that do not read it.
+    pub last_seen: Option<super::cache::ParcaSeen>,
 }
 
 /// Everything a hook knows, read once.
@@ -235,6 +237,7 @@ pub fn observe(
         .flatten();
     let previous_full_read_at = cache.as_ref().ok().map(|c| c.full_read_at);
     let cached_resource = cache.as_ref().ok().and_then(|c| c.parca_resource.clone());
+    let last_seen = cache.as_ref().ok().and_then(|c| c.parca_seen.clone());
     let reader = Reader {
         tools,
         ctx: &ctx,
@@ -255,7 +258,19 @@ pub fn observe(
         (None, Some(cached)) => Some(cached),
         _ => Some(tools.resource_get(super::plan::PARCA_RESOURCE)?),
     };
-    let parca = observe_parca(&ctx, tools, root, &files, &charm_config, resource, asks);
+    // Parca's targets list grows with the fleet: read it on update-status and full reads only.
+    let read_parca = asks
+        && (full_reason.is_some() || matches!(ctx.dispatch, Dispatch::Hook(Event::UpdateStatus)));
+    let mut parca = observe_parca(
+        tools,
+        root,
+        &files,
+        &charm_config,
+        resource,
+        asks,
+        read_parca,
+    );
+    parca.last_seen = last_seen;
     Ok(Observed {
         ctx,
         leader,
@@ -282,13 +297,13 @@ pub fn observe(
 
 /// The managed Parca: its binary, whether it runs, and (running) what it says about itself.
 fn observe_parca(
-    ctx: &JujuContext,
     tools: Tools<'_>,
     root: &Path,
     files: &[(String, Option<Vec<u8>>)],
     config: &super::config::CharmConfig,
     resource: Option<Result<String, String>>,
     asks: bool,
+    read_view: bool,
 ) -> ParcaObserved {
     let chosen = super::plan::parca_binary(config, resource.as_ref());
     let installed = content_of(files, files::PARCA_UNIT).is_some();
@@ -296,7 +311,7 @@ fn observe_parca(
         .then(|| tools.service_active(super::plan::PARCA_SERVICE).ok())
         .flatten();
     // Loopback, one second per request: a Parca that hangs costs a hook two seconds, never more.
-    let view = (active == Some(true) && !matches!(ctx.dispatch, Dispatch::Action(_))).then(|| {
+    let view = (active == Some(true) && read_view).then(|| {
         crate::parca::api::read_view(
             &config.parca_listen_address,
             std::time::Duration::from_secs(1),
@@ -308,6 +323,7 @@ fn observe_parca(
         active,
         view,
         config_written_unix: files::modified_unix(root, &config.config_file),
+        last_seen: None,
     }
 }
 

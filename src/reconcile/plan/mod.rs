@@ -349,7 +349,7 @@ pub fn plan(observed: &Observed) -> Plan {
         });
     }
 
-    files.extend(super::cache::cache_write(observed));
+    files.extend(super::cache::cache_write(observed, workload.seen.as_ref()));
 
     let mut logs: Vec<(LogLevel, String)> = problems
         .iter()

@@ -14,6 +14,7 @@
 //! * `stop`/`remove`: disable --now. No binary any more: disable --now and remove the unit.
 
 use crate::parca::ParcaView;
+use crate::reconcile::cache::ParcaSeen;
 use crate::reconcile::config::CharmConfig;
 use crate::reconcile::files::PARCA_UNIT;
 use crate::reconcile::observe::{BinaryState, Observed};
@@ -81,6 +82,8 @@ pub struct WorkloadPlan {
     pub warnings: Vec<String>,
     /// For the service.
     pub view: ParcaStatusView,
+    /// What to remember of Parca's view until it is read again (the cache).
+    pub seen: Option<ParcaSeen>,
 }
 
 /// Decides the managed Parca's unit, commands and status.
@@ -192,38 +195,51 @@ pub fn workload(
         return plan;
     }
     if restart {
-        plan.view.summary = "(re)started with a new command line".into();
+        plan.view.summary = "(re)started: command line, token or binary changed".into();
         plan.status_note = "; parca starting".into();
         return plan;
     }
-    match &parca.view {
-        Some(Ok(view)) => summarise(view, parca.config_written_unix, &mut plan),
-        Some(Err(err)) => {
-            plan.status_note = format!("; parca: not answering ({err})");
-            plan.view.summary = format!("not answering: {err}");
-        }
-        None => {
-            plan.view.summary = "running".into();
-        }
-    }
+    let seen = match &parca.view {
+        Some(Ok(view)) => summarise(view, parca.config_written_unix),
+        Some(Err(err)) => ParcaSeen {
+            note: format!("; parca: not answering ({err})"),
+            summary: format!("not answering: {err}"),
+            problem: None,
+        },
+        // Not read in this hook: what it said last time.
+        None => parca.last_seen.clone().unwrap_or_else(|| ParcaSeen {
+            note: String::new(),
+            summary: "running".into(),
+            problem: None,
+        }),
+    };
+    plan.status_note.clone_from(&seen.note);
+    plan.view.summary.clone_from(&seen.summary);
+    plan.problems.extend(seen.problem.iter().cloned());
+    plan.seen = Some(seen);
     plan
 }
 
-fn summarise(view: &ParcaView, written: Option<f64>, plan: &mut WorkloadPlan) {
+fn summarise(view: &ParcaView, written: Option<f64>) -> ParcaSeen {
     if let Some(written) = written
         && view.reload.rejected(written)
     {
         // Never for what we render (the judge tests it); said loudly if it happens.
-        plan.problems.push(
-            "parca rejected parca.yaml (parca_config_last_reload_successful 0); it keeps the previous file: see journalctl -u parca".to_owned(),
-        );
-        plan.view.summary = "rejected the current parca.yaml".into();
-        return;
+        return ParcaSeen {
+            note: String::new(),
+            summary: "rejected the current parca.yaml".into(),
+            problem: Some(
+                "parca rejected parca.yaml (parca_config_last_reload_successful 0); it keeps the previous file: see journalctl -u parca".to_owned(),
+            ),
+        };
     }
     let good = view.targets.iter().filter(|t| t.health == "good").count();
     let total = view.targets.len();
-    plan.status_note = format!("; parca scraping {good}/{total} targets");
-    plan.view.summary = format!("running, scraping {good}/{total} targets");
+    ParcaSeen {
+        note: format!("; parca scraping {good}/{total} targets"),
+        summary: format!("running, scraping {good}/{total} targets"),
+        problem: None,
+    }
 }
 
 /// The unit file. Every word of `ExecStart` is checked before it gets here: the binary path
