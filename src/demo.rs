@@ -47,52 +47,6 @@ pub fn parca_on_path() -> Option<PathBuf> {
     })
 }
 
-/// The demo's upstream store: a real Parca (mode all, in memory) on loopback, stopped with
-/// the demo.
-struct DemoStore {
-    child: std::process::Child,
-    address: SocketAddr,
-}
-
-impl Drop for DemoStore {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_store(binary: &Path, dir: &Path) -> Result<DemoStore, DemoError> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join("parca.yaml"),
-        "object_storage:\n  bucket:\n    type: FILESYSTEM\n    config: {directory: ./data}\nscrape_configs: []\n",
-    )?;
-    let address = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let log = std::fs::File::create(dir.join("parca-store.log"))?;
-    let child = std::process::Command::new(binary)
-        .arg("--config-path=parca.yaml")
-        .arg(format!("--http-address={address}"))
-        .current_dir(dir)
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()?;
-    let store = DemoStore { child, address };
-    let started = std::time::Instant::now();
-    while crate::parca::api::fetch(&address.to_string(), "/metrics", Duration::from_secs(1))
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(20) {
-            return Err(DemoError::Io(std::io::Error::other(format!(
-                "the Parca store {} did not start: see {}",
-                binary.display(),
-                dir.join("parca-store.log").display()
-            ))));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(store)
-}
-
 /// The demo could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -182,7 +136,7 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
     let store = options
         .parca
         .as_deref()
-        .map(|binary| start_store(binary, &out.join("parca-store")))
+        .map(|binary| crate::parca::ParcaStore::start(binary, &out.join("parca-store")))
         .transpose()?;
 
     // The service, so the hooks' notes reach it.

@@ -1,7 +1,7 @@
-//! End to end with real Parca on both sides: a real Parca as the upstream store (mode all,
-//! in-memory), the broker charm under the simulator with its services run for real (the
-//! charm's parca.service is the real Parca in `--mode=scraper-only`, forwarding to the store;
-//! parca-broker.service is the real broker service), and provider units whose targets are real
+//! End to end with real Parca on both sides: a real Parca as the upstream store
+//! (`parca::ParcaStore`: mode all, in-memory), the broker charm under the simulator with its
+//! services run for real (the charm's parca.service is the real Parca in
+//! `--mode=scraper-only`, forwarding to the store; parca-broker.service is the real broker service), and provider units whose targets are real
 //! Go programs with net/http/pprof on loopback addresses (127.0.0.x: every 127/8 address is
 //! loopback on Linux, so each unit has its own). Asserted through the store's own query API.
 
@@ -9,6 +9,7 @@
 
 mod common;
 
+use parca_broker::parca::ParcaStore;
 use parca_broker::simulator::Model;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -58,34 +59,6 @@ fn pprof_target(binary: &Path, address: &str) -> Proc {
                 .then_some(())
         },
     );
-    Proc(child)
-}
-
-/// The upstream store: a real Parca, mode all, in-memory, no scrape jobs of its own.
-fn start_store(dir: &Path, port: u16) -> Proc {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        dir.join("parca.yaml"),
-        "object_storage:\n  bucket:\n    type: FILESYSTEM\n    config: {directory: ./data}\nscrape_configs: []\n",
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.join("store.log")).unwrap();
-    let child = Command::new(common::parca_binary())
-        .args([
-            "--config-path=parca.yaml".to_owned(),
-            format!("--http-address=127.0.0.1:{port}"),
-        ])
-        .current_dir(dir)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let address = format!("127.0.0.1:{port}");
-    wait_for("the store", Duration::from_secs(20), || {
-        parca_broker::parca::api::fetch(&address, "/metrics", Duration::from_secs(1))
-            .is_ok()
-            .then_some(())
-    });
     Proc(child)
 }
 
@@ -203,8 +176,8 @@ fn wait_for_status(m: &mut Model, unit: &str, needle: &str) -> String {
 fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
     let dir = std::env::temp_dir().join(format!("parca-broker-e2e-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let store_port = common::free_port();
-    let _store = start_store(&dir.join("store"), store_port);
+    let store = ParcaStore::start(&common::parca_binary(), &dir.join("store")).unwrap();
+    let store_port = store.address.port();
     let target = pprof_target_binary();
     let target_port = common::free_port();
     let _api0 = pprof_target(&target, &format!("127.0.0.2:{target_port}"));
