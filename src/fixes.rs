@@ -29,11 +29,16 @@ pub enum Fix {
     F9,
     /// A store requirer with several relations picks one deterministically.
     F10,
+    /// prometheus_scrape: lookaside jobs are published once on every relation.
+    F11,
+    /// prometheus_scrape: an `external_url` like `host:port/path` (no scheme) is read as
+    /// `http://host:port/path` instead of failing the hook.
+    F12,
 }
 
 impl Fix {
     /// Every fix, in id order.
-    pub const ALL: [Fix; 10] = [
+    pub const ALL: [Fix; 12] = [
         Fix::F1,
         Fix::F2,
         Fix::F3,
@@ -44,6 +49,8 @@ impl Fix {
         Fix::F8,
         Fix::F9,
         Fix::F10,
+        Fix::F11,
+        Fix::F12,
     ];
 
     const fn bit(self) -> u16 {
@@ -68,7 +75,7 @@ pub struct FixSet(u16);
 
 impl FixSet {
     /// All fixes on: what the broker runs with.
-    pub const ALL: FixSet = FixSet(0x3ff);
+    pub const ALL: FixSet = FixSet(0xfff);
     /// No fix: the Python libraries' behaviour.
     pub const NONE: FixSet = FixSet(0);
 
@@ -102,7 +109,7 @@ mod tests {
     fn ids_print_and_parse() {
         assert_eq!(Fix::F10.to_string(), "F10");
         assert_eq!(Fix::parse("F3"), Some(Fix::F3));
-        assert_eq!(Fix::parse("F11"), None);
+        assert_eq!(Fix::parse("F13"), None);
         for fix in Fix::ALL {
             assert!(FixSet::ALL.has(fix));
             assert!(!FixSet::NONE.has(fix));

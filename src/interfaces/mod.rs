@@ -3,6 +3,7 @@
 
 pub mod parca_scrape;
 pub mod parca_store;
+pub mod prometheus_scrape;
 pub mod topology;
 
 /// The relation events an interface reacts to (the part of the hook name after the endpoint).
@@ -37,4 +38,55 @@ pub enum Trigger {
     PebbleReady,
     /// Anything else.
     Other,
+}
+
+/// An endpoint declared in metadata.yaml other than as a provider library expects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// Under `requires` or `peers` instead of `provides`.
+    #[error(
+        "The '{endpoint}' relation has role '<RelationRole.{role}: '{role}'>' rather than the expected '<RelationRole.provides: 'provides'>'"
+    )]
+    Role {
+        /// The endpoint.
+        endpoint: String,
+        /// Where it is declared.
+        role: String,
+    },
+    /// Another interface name.
+    #[error(
+        "The '{endpoint}' relation has '{declared}' as interface rather than the expected '{expected}'"
+    )]
+    Interface {
+        /// The endpoint.
+        endpoint: String,
+        /// The interface declared.
+        declared: String,
+        /// The interface the library implements.
+        expected: String,
+    },
+}
+
+/// The metadata check the Python provider libraries make in their constructors (messages as
+/// theirs): `endpoint` is under `role` with interface `declared`.
+pub fn check_provides_endpoint(
+    endpoint: &str,
+    role: &str,
+    declared: &str,
+    expected: &str,
+) -> Result<(), EndpointError> {
+    if role != "provides" {
+        return Err(EndpointError::Role {
+            endpoint: endpoint.to_owned(),
+            role: role.to_owned(),
+        });
+    }
+    if declared != expected {
+        return Err(EndpointError::Interface {
+            endpoint: endpoint.to_owned(),
+            declared: declared.to_owned(),
+            expected: expected.to_owned(),
+        });
+    }
+    Ok(())
 }
