@@ -1,6 +1,7 @@
 //! The two Juju interfaces, each with provider and requirer side by side. Pure: data in, data
 //! out; the charm reads and writes the databags.
 
+pub mod grafana_dashboard;
 pub mod parca_scrape;
 pub mod parca_store;
 pub mod prometheus_scrape;
