@@ -29,6 +29,9 @@ files = [
     ("charm/config.yaml", "config.yaml", 0o644),
     ("charm/actions.yaml", "actions.yaml", 0o644),
     ("README.md", "README.md", 0o644),
+    # Built into dispatch too (what is published is what was tested); shipped for reading.
+    ("charm/prometheus_alert_rules/parca-broker.rules", "prometheus_alert_rules/parca-broker.rules", 0o644),
+    ("charm/grafana_dashboards/parca-broker.json", "grafana_dashboards/parca-broker.json", 0o644),
     (binary, "dispatch", 0o755),
 ]
 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:

@@ -465,7 +465,7 @@ fn update_status_reads_no_relation_data_until_the_cache_is_stale() {
     assert_eq!(used.get("relation-get"), None, "{used:?}");
     assert_eq!(used.get("relation-list"), None, "{used:?}");
     // One per endpoint, the peer relation included: the cache's consistency check.
-    assert_eq!(used.get("relation-ids"), Some(&5), "{used:?}");
+    assert_eq!(used.get("relation-ids"), Some(&7), "{used:?}");
     assert!(
         runs[0].context.pending_unit.is_empty() && runs[0].context.pending_app.is_empty(),
         "no writes"

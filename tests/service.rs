@@ -94,6 +94,7 @@ fn snapshot(targets: &[(&str, String)]) -> BrokerSnapshot {
         discovery: "static".into(),
         parca: Default::default(),
         shard: Default::default(),
+        cos: Default::default(),
     }
 }
 

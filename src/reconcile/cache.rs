@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The cache file's format; a file of any other schema is ignored (full read).
-pub const SCHEMA: u32 = 3;
+pub const SCHEMA: u32 = 4;
 
 /// The binary that wrote a cache; a cache from any other build version is ignored.
 pub const BINARY_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -55,6 +55,15 @@ pub struct RemoteCache {
     pub self_profiling: Vec<RemoteEnd>,
     /// Our ingress (else bind) address on self-profiling-endpoint.
     pub network_address: Option<String>,
+    /// metrics-endpoint relations.
+    #[serde(default)]
+    pub metrics_endpoint: Vec<RemoteEnd>,
+    /// grafana-dashboard relations.
+    #[serde(default)]
+    pub grafana_dashboard: Vec<RemoteEnd>,
+    /// Our bind address on metrics-endpoint and the host's FQDN, as last read.
+    #[serde(default)]
+    pub metrics_address: Option<super::observe::MetricsAddress>,
     /// `resource-get parca` as of the last full read (attaching a resource fires
     /// `upgrade-charm`, which reads it again).
     #[serde(default)]
@@ -188,6 +197,9 @@ pub fn cache_write(observed: &Observed, parca_seen: Option<&ParcaSeen>) -> Optio
         agents: ends(&observed.agents),
         self_profiling: ends(&observed.self_profiling),
         network_address: observed.network_address.clone(),
+        metrics_endpoint: ends(&observed.metrics_endpoint),
+        grafana_dashboard: ends(&observed.grafana_dashboard),
+        metrics_address: observed.metrics_address.clone(),
         parca_resource: observed.parca.resource.clone(),
         peers: observed.peers.clone(),
         parca_seen: parca_seen.cloned(),
@@ -223,6 +235,9 @@ mod tests {
             }],
             self_profiling: Vec::new(),
             network_address: Some("10.0.0.5".into()),
+            metrics_endpoint: Vec::new(),
+            grafana_dashboard: Vec::new(),
+            metrics_address: None,
             parca_resource: None,
             peers: None,
             parca_seen: None,

@@ -23,6 +23,10 @@ pub const AGENTS: &str = "parca-store-endpoint";
 pub const SELF_PROFILING: &str = "self-profiling-endpoint";
 /// Peer endpoint: the broker's units, among which the targets are sharded.
 pub const PEERS: &str = "parca-broker-peers";
+/// Endpoint: Prometheus in COS scrapes the broker service (we provide prometheus_scrape).
+pub const METRICS: &str = "metrics-endpoint";
+/// Endpoint: Grafana in COS loads our dashboards (we provide grafana_dashboard).
+pub const DASHBOARDS: &str = "grafana-dashboard";
 
 /// A hook that must fail (Juju marks the unit in error and retries).
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +59,7 @@ pub fn run(ctx: JujuContext, runner: &dyn ToolRunner, root: &Path) -> Result<(),
         at_unix: now_unix,
         render_seconds,
         files_written: applied.files_written,
+        rejections: plan.rejections.len(),
     };
     notify_service(&plan.listen_address, &note);
     Ok(())

@@ -21,7 +21,7 @@
 //!   once the service unit is installed, so a service that died is restarted by the next hook.
 
 use super::cache::{CacheMiss, RemoteCache, RemoteEnd};
-use super::{AGENTS, PEERS, PROFILING, SELF_PROFILING, UPSTREAM, files};
+use super::{AGENTS, DASHBOARDS, METRICS, PEERS, PROFILING, SELF_PROFILING, UPSTREAM, files};
 use crate::interfaces::RelationEvent;
 use crate::juju::{Dispatch, Event, JujuContext, ToolError, Tools};
 use crate::model::{Databag, RelationId, RelationSnapshot};
@@ -69,6 +69,15 @@ pub struct Peers {
     /// Our own unit bag there, when read in this hook (`None`: nothing to write).
     #[serde(skip)]
     pub own: Option<Databag>,
+}
+
+/// Where Prometheus reaches this unit over metrics-endpoint (read only while it is related).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MetricsAddress {
+    /// `network-get metrics-endpoint -r <id>`: the bind address (`Err`: why it failed).
+    pub bind: Result<String, String>,
+    /// The host's FQDN (Python's `socket.getfqdn()`).
+    pub fqdn: String,
 }
 
 /// Whether a binary can be run.
@@ -143,6 +152,12 @@ pub struct Observed {
     pub agents: Vec<LocalRelation>,
     /// self-profiling-endpoint: our bags toward another Parca.
     pub self_profiling: Vec<LocalRelation>,
+    /// metrics-endpoint: our bags toward Prometheus (COS).
+    pub metrics_endpoint: Vec<LocalRelation>,
+    /// grafana-dashboard: our bags toward Grafana (COS).
+    pub grafana_dashboard: Vec<LocalRelation>,
+    /// Our address on metrics-endpoint, while it is related.
+    pub metrics_address: Option<MetricsAddress>,
     /// Our address on self-profiling-endpoint (ingress, else bind address).
     pub network_address: Option<String>,
     /// Why `network-get` failed in this hook, if it did (the address then falls back).
@@ -187,6 +202,9 @@ struct Relations {
     upstream: Vec<RelationSnapshot>,
     agents: Vec<LocalRelation>,
     self_profiling: Vec<LocalRelation>,
+    metrics_endpoint: Vec<LocalRelation>,
+    grafana_dashboard: Vec<LocalRelation>,
+    metrics_address: Option<MetricsAddress>,
     network_address: Option<String>,
     network_error: Option<String>,
     peers: Option<Peers>,
@@ -241,6 +259,8 @@ pub fn observe(
     let reader = Reader {
         tools,
         ctx: &ctx,
+        hostname: &hostname,
+        root,
         leader: std::cell::Cell::new(None),
     };
     let reason = full_read_reason(&ctx.dispatch, &cache, now_unix);
@@ -279,6 +299,9 @@ pub fn observe(
         upstream: relations.upstream,
         agents: relations.agents,
         self_profiling: relations.self_profiling,
+        metrics_endpoint: relations.metrics_endpoint,
+        grafana_dashboard: relations.grafana_dashboard,
+        metrics_address: relations.metrics_address,
         network_address: relations.network_address,
         network_error: relations.network_error,
         peers: relations.peers,
@@ -356,6 +379,8 @@ fn full_read_reason(
 struct Reader<'a> {
     tools: Tools<'a>,
     ctx: &'a JujuContext,
+    hostname: &'a str,
+    root: &'a Path,
     /// `is-leader`, once asked.
     leader: std::cell::Cell<Option<bool>>,
 }
@@ -467,17 +492,38 @@ impl Reader<'_> {
         }
     }
 
+    /// Our bind address on metrics-endpoint and the FQDN, only while it is related (the
+    /// provider library reads them per relation; one binding serves all of them).
+    fn metrics_address(&self, relations: &[LocalRelation]) -> Option<MetricsAddress> {
+        let first = relations.first()?;
+        let bind = match self.tools.network_get(METRICS, Some(&first.id)) {
+            Ok(info) => info
+                .bind_address
+                .or(info.ingress_address)
+                .ok_or_else(|| "no address".to_owned()),
+            Err(err) => Err(err.to_string()),
+        };
+        Some(MetricsAddress {
+            bind,
+            fqdn: fqdn(self.hostname, self.root),
+        })
+    }
+
     fn read_all(&self) -> Result<Relations, ToolError> {
         let (network_address, network_error) = self.network_address();
         let mut scrape = Vec::new();
         for id in self.live(PROFILING)? {
             scrape.extend(self.scrape_relation(id)?);
         }
+        let metrics_endpoint = self.local(METRICS)?;
         Ok(Relations {
             scrape,
             upstream: self.upstream()?,
             agents: self.local(AGENTS)?,
             self_profiling: self.local(SELF_PROFILING)?,
+            metrics_address: self.metrics_address(&metrics_endpoint),
+            metrics_endpoint,
+            grafana_dashboard: self.local(DASHBOARDS)?,
             network_address,
             network_error,
             peers: self.peers()?,
@@ -514,6 +560,9 @@ impl Reader<'_> {
         let mut relations = Relations {
             agents: cached_ends(&cache.agents),
             self_profiling: cached_ends(&cache.self_profiling),
+            metrics_endpoint: cached_ends(&cache.metrics_endpoint),
+            grafana_dashboard: cached_ends(&cache.grafana_dashboard),
+            metrics_address: cache.metrics_address,
             scrape: cache.scrape,
             upstream: cache.upstream,
             network_address: cache.network_address,
@@ -532,7 +581,7 @@ impl Reader<'_> {
         };
         let Some((relation, kind, remote_app, remote_unit, departing_unit)) = relation_event else {
             // Not a relation hook: check the cache against every endpoint's relation-ids.
-            let checks: [(&str, Vec<&RelationId>); 5] = [
+            let checks: [(&str, Vec<&RelationId>); 7] = [
                 (PROFILING, relations.scrape.iter().map(|r| &r.id).collect()),
                 (UPSTREAM, relations.upstream.iter().map(|r| &r.id).collect()),
                 (AGENTS, relations.agents.iter().map(|r| &r.id).collect()),
@@ -541,6 +590,14 @@ impl Reader<'_> {
                     relations.self_profiling.iter().map(|r| &r.id).collect(),
                 ),
                 (PEERS, relations.peers.iter().map(|p| &p.id).collect()),
+                (
+                    METRICS,
+                    relations.metrics_endpoint.iter().map(|r| &r.id).collect(),
+                ),
+                (
+                    DASHBOARDS,
+                    relations.grafana_dashboard.iter().map(|r| &r.id).collect(),
+                ),
             ];
             for (endpoint, cached) in checks {
                 if let Some(why) = self.ids_differ(endpoint, cached, None)? {
@@ -596,6 +653,11 @@ impl Reader<'_> {
             }
             // Membership (or a peer's data) changed: read the peer relation again.
             PEERS => relations.peers = self.peers()?,
+            METRICS => {
+                relations.metrics_endpoint = self.local(METRICS)?;
+                relations.metrics_address = self.metrics_address(&relations.metrics_endpoint);
+            }
+            DASHBOARDS => relations.grafana_dashboard = self.local(DASHBOARDS)?,
             other => return Ok(Err(format!("a hook of unknown endpoint {other}"))),
         }
         // Every other endpoint's relations stay as cached: a relation created or broken there
@@ -674,4 +736,26 @@ impl Reader<'_> {
         }
         Ok(Ok(()))
     }
+}
+
+/// Python's `socket.getfqdn()` as far as a charm needs it: the host name if it has a dot,
+/// else the first name with a dot on an `/etc/hosts` line that names the host (where Juju
+/// machines keep their FQDN), else the host name. `/etc/hosts` is read under `root`.
+fn fqdn(hostname: &str, root: &Path) -> String {
+    if hostname.contains('.') {
+        return hostname.to_owned();
+    }
+    let hosts = std::fs::read_to_string(root.join("etc/hosts")).unwrap_or_default();
+    hosts
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or(""))
+        .filter_map(|line| {
+            let names: Vec<&str> = line.split_whitespace().skip(1).collect();
+            names
+                .contains(&hostname)
+                .then(|| names.into_iter().find(|n| n.contains('.')))
+                .flatten()
+        })
+        .next()
+        .map_or_else(|| hostname.to_owned(), str::to_owned)
 }

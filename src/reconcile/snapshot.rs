@@ -34,6 +34,24 @@ pub struct BrokerSnapshot {
     /// How the targets are shared among the broker's units.
     #[serde(default)]
     pub shard: ShardView,
+    /// The COS relations.
+    #[serde(default)]
+    pub cos: CosView,
+}
+
+/// The COS relations (metrics-endpoint, grafana-dashboard).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CosView {
+    /// metrics-endpoint relations: `prometheus (metrics-endpoint:9)`.
+    pub metrics_endpoint: Vec<String>,
+    /// The address Prometheus scrapes on this unit.
+    pub metrics_address: String,
+    /// The alert rule groups published.
+    pub alert_rule_groups: Vec<String>,
+    /// grafana-dashboard relations.
+    pub grafana_dashboard: Vec<String>,
+    /// The dashboards published (template keys).
+    pub dashboards: Vec<String>,
 }
 
 /// The broker's units and their shares of the targets.
@@ -118,6 +136,9 @@ pub struct TargetGroup {
 pub struct DroppedView {
     /// relation / job / target / unit.
     pub scope: String,
+    /// Coarse reason (`invalid_json`, `bad_target`, `parca_rule`, …), for metrics.
+    #[serde(default)]
+    pub kind: String,
     /// `profiling-endpoint:7`.
     pub relation: String,
     /// Remote application.
@@ -165,4 +186,7 @@ pub struct ReconcileNote {
     pub render_seconds: f64,
     /// Files written, by path.
     pub files_written: Vec<String>,
+    /// Relation data the hook dropped as invalid (relations, jobs, targets, units).
+    #[serde(default)]
+    pub rejections: usize,
 }

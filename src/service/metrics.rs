@@ -20,6 +20,18 @@ pub(super) struct ScopeLabel {
     pub scope: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct AppLabel {
+    pub app: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct RejectionLabels {
+    pub app: String,
+    pub scope: String,
+    pub kind: String,
+}
+
 #[derive(Debug)]
 pub(super) struct Metrics {
     registry: Mutex<Registry>,
@@ -33,6 +45,13 @@ pub(super) struct Metrics {
     pub probes: Family<ResultLabel, Counter>,
     pub probe_seconds: Histogram,
     pub targets_up: Gauge,
+    pub app_targets: Family<AppLabel, Gauge>,
+    pub app_targets_up: Family<AppLabel, Gauge>,
+    pub rejections: Family<RejectionLabels, Gauge>,
+    pub hooks_with_invalid_data: Counter,
+    pub parca_managed: Gauge,
+    pub parca_up: Gauge,
+    pub parca_config_rejected: Gauge,
 }
 
 impl Metrics {
@@ -50,6 +69,13 @@ impl Metrics {
             probes: Family::default(),
             probe_seconds: Histogram::new(exponential_buckets(0.001, 4.0, 8)),
             targets_up: Gauge::default(),
+            app_targets: Family::default(),
+            app_targets_up: Family::default(),
+            rejections: Family::default(),
+            hooks_with_invalid_data: Counter::default(),
+            parca_managed: Gauge::default(),
+            parca_up: Gauge::default(),
+            parca_config_rejected: Gauge::default(),
         };
         registry.register(
             "reconciles",
@@ -97,6 +123,41 @@ impl Metrics {
             "Targets whose last probe succeeded",
             metrics.targets_up.clone(),
         );
+        registry.register(
+            "app_targets",
+            "Targets this unit probes, by remote application",
+            metrics.app_targets.clone(),
+        );
+        registry.register(
+            "app_targets_up",
+            "Targets this unit probes whose last probe succeeded, by remote application",
+            metrics.app_targets_up.clone(),
+        );
+        registry.register(
+            "rejections",
+            "Dropped relations, jobs, targets and units now, by remote application, scope and kind",
+            metrics.rejections.clone(),
+        );
+        registry.register(
+            "hooks_with_invalid_data",
+            "Hooks that found invalid relation data (as told by the charm)",
+            metrics.hooks_with_invalid_data.clone(),
+        );
+        registry.register(
+            "parca_managed",
+            "1 when the charm runs Parca (parca.service)",
+            metrics.parca_managed.clone(),
+        );
+        registry.register(
+            "parca_up",
+            "1 when the managed Parca answered its last poll",
+            metrics.parca_up.clone(),
+        );
+        registry.register(
+            "parca_config_rejected",
+            "1 when the managed Parca refused the parca.yaml on disk (its last reload failed)",
+            metrics.parca_config_rejected.clone(),
+        );
         if let Ok(mut slot) = metrics.registry.lock() {
             *slot = registry;
         }
@@ -121,11 +182,48 @@ impl Metrics {
                 })
                 .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
+        let mut by_labels: std::collections::BTreeMap<(String, String, String), i64> =
+            std::collections::BTreeMap::new();
+        for dropped in &snapshot.dropped {
+            *by_labels
+                .entry((
+                    dropped.app.clone(),
+                    dropped.scope.clone(),
+                    dropped.kind.clone(),
+                ))
+                .or_default() += 1;
+        }
+        // Gone rejections disappear rather than stay at their last value.
+        self.rejections.clear();
+        for ((app, scope, kind), count) in by_labels {
+            self.rejections
+                .get_or_create(&RejectionLabels { app, scope, kind })
+                .set(count);
+        }
+        self.parca_managed.set(i64::from(snapshot.parca.managed));
+    }
+
+    /// Per-application counts of the targets this unit probes: `(app, targets, up)`.
+    pub fn observe_app_targets(&self, counts: &[(String, usize, usize)]) {
+        self.app_targets.clear();
+        self.app_targets_up.clear();
+        for (app, targets, up) in counts {
+            let label = AppLabel { app: app.clone() };
+            self.app_targets
+                .get_or_create(&label)
+                .set(i64::try_from(*targets).unwrap_or(i64::MAX));
+            self.app_targets_up
+                .get_or_create(&label)
+                .set(i64::try_from(*up).unwrap_or(i64::MAX));
+        }
     }
 
     /// A hook finished; `config_file` is parca.yaml's path (from the current snapshot).
     pub fn observe_note(&self, note: &ReconcileNote, config_file: Option<&str>) {
         self.reconciles.inc();
+        if note.rejections > 0 {
+            self.hooks_with_invalid_data.inc();
+        }
         self.render_seconds.observe(note.render_seconds);
         if config_file.is_some_and(|path| note.files_written.iter().any(|f| f == path)) {
             self.config_writes.inc();

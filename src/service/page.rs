@@ -148,6 +148,18 @@ pub fn render(
         }
         html.push_str("</table></section>");
     }
+    // COS: who scrapes our /metrics and loads our dashboard (only when related).
+    if !s.cos.metrics_endpoint.is_empty() || !s.cos.grafana_dashboard.is_empty() {
+        let _ = write!(
+            html,
+            "<section id=\"cos\"><h2>COS</h2><table><tr><th>metrics-endpoint</th><td>{}</td></tr><tr><th>scraped at</th><td class=\"mono\">{}</td></tr><tr><th>alert rule groups</th><td class=\"mono\">{}</td></tr><tr><th>grafana-dashboard</th><td>{}</td></tr><tr><th>dashboards</th><td class=\"mono\">{}</td></tr></table></section>",
+            escape(&s.cos.metrics_endpoint.join(", ")),
+            escape(&s.cos.metrics_address),
+            escape(&s.cos.alert_rule_groups.join(", ")),
+            escape(&s.cos.grafana_dashboard.join(", ")),
+            escape(&s.cos.dashboards.join(", "))
+        );
+    }
     // The managed Parca.
     let (parca_class, parca_word) = match (&s.parca.managed, parca) {
         (false, _) => ("unknown", "not managed"),

@@ -82,6 +82,31 @@ pub async fn parca_round(shared: &Arc<Shared>, client: &reqwest::Client) {
     let Some(snapshot) = shared.snapshot() else {
         return;
     };
+    if snapshot.parca.managed {
+        // Parca's own reload gauge, for the "config reload failed" alert.
+        let url = format!("http://{}/metrics", snapshot.parca.http_address);
+        let reload = match client.get(&url).send().await {
+            Ok(response) if response.status().is_success() => response
+                .text()
+                .await
+                .ok()
+                .map(|text| crate::parca::api::ReloadState::from_metrics(&text)),
+            _ => None,
+        };
+        // Parca sets the gauge only on a reload: it refused the file on disk if the last reload
+        // failed and nothing was loaded since the file was written (ReloadState::rejected).
+        let written = std::fs::metadata(&snapshot.config_file)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64());
+        if let (Some(reload), Some(written)) = (reload, written) {
+            shared
+                .metrics
+                .parca_config_rejected
+                .set(i64::from(reload.rejected(written)));
+        }
+    }
     let view = if snapshot.parca.managed {
         let url = format!("http://{}/api/targets", snapshot.parca.http_address);
         match client.get(&url).send().await {
@@ -102,6 +127,10 @@ pub async fn parca_round(shared: &Arc<Shared>, client: &reqwest::Client) {
     } else {
         Ok(std::collections::BTreeMap::new())
     };
+    shared
+        .metrics
+        .parca_up
+        .set(i64::from(snapshot.parca.managed && view.is_ok()));
     if let Ok(mut slot) = shared.parca.write() {
         *slot = view;
     }
@@ -185,6 +214,30 @@ pub async fn probe_round(shared: &Arc<Shared>, client: &reqwest::Client, concurr
         .metrics
         .targets_up
         .set(i64::try_from(fresh.values().filter(|h| h.up).count()).unwrap_or(0));
+    let mut by_app: std::collections::BTreeMap<&str, (usize, usize)> =
+        std::collections::BTreeMap::new();
+    for job in &snapshot.jobs {
+        for group in job
+            .groups
+            .iter()
+            .filter(|g| super::owned_here(&snapshot, g))
+        {
+            for target in &group.targets {
+                let counts = by_app.entry(job.app.as_str()).or_default();
+                counts.0 += 1;
+                counts.1 += usize::from(
+                    fresh
+                        .get(&target_key(&job.name, target))
+                        .is_some_and(|h| h.up),
+                );
+            }
+        }
+    }
+    let counts: Vec<(String, usize, usize)> = by_app
+        .into_iter()
+        .map(|(app, (targets, up))| (app.to_owned(), targets, up))
+        .collect();
+    shared.metrics.observe_app_targets(&counts);
     // Targets no longer in the snapshot disappear with the round.
     if let Ok(mut health) = shared.health.write() {
         *health = fresh;

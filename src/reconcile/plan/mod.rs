@@ -23,6 +23,7 @@ use crate::render::{Discovery, ObjectStorage, ParcaConfig, render_config};
 use serde::Serialize;
 use serde_json::json;
 
+pub mod cos;
 mod service;
 pub mod shard;
 mod store;
@@ -250,6 +251,11 @@ pub fn plan(observed: &Observed) -> Plan {
         }
     }
 
+    // COS: Prometheus scrapes our /metrics, Grafana loads our dashboard (cos.rs).
+    let cos = cos::cos(observed, &config, &unit_address);
+    problems.extend(cos.problems.iter().cloned());
+    relation_writes.extend(cos.writes.iter().cloned());
+
     // Our address for the other broker units (they show it; shard.rs needs only the names).
     if let Some(peers) = &observed.peers {
         let relation = LocalRelation {
@@ -305,6 +311,7 @@ pub fn plan(observed: &Observed) -> Plan {
             .push_str("; parca-broker.service was not running: restarted");
     }
     status.1.push_str(&workload.status_note);
+    status.1.push_str(&cos.status_note);
     let shard_view = shard_view(observed, &jobs, &members);
     if members.len() > 1 {
         let mine = shard_view
@@ -331,6 +338,7 @@ pub fn plan(observed: &Observed) -> Plan {
     );
     snapshot.parca = workload.view.clone();
     snapshot.shard = shard_view;
+    snapshot.cos = cos.view.clone();
     for (job, view) in jobs.iter().zip(snapshot.jobs.iter_mut()) {
         shard_groups(job, view, &members);
     }
@@ -362,6 +370,7 @@ pub fn plan(observed: &Observed) -> Plan {
         }))
         .collect();
     logs.extend(network_warning.map(|w| (LogLevel::Warning, w)));
+    logs.extend(cos.warnings.iter().map(|w| (LogLevel::Warning, w.clone())));
     logs.extend(
         workload
             .warnings
@@ -400,6 +409,7 @@ pub fn plan(observed: &Observed) -> Plan {
             &rejections,
             &snapshot.store,
             &rendered.yaml,
+            &snapshot.cos,
         )),
         Dispatch::Hook(_) => None,
     };
@@ -534,6 +544,7 @@ fn snapshot(
         .iter()
         .map(|r| DroppedView {
             scope: r.scope.as_str().to_owned(),
+            kind: r.kind.as_str().to_owned(),
             relation: r.relation.to_string(),
             app: r.app.clone(),
             key: r.key.clone(),
@@ -598,6 +609,7 @@ fn snapshot(
         },
         parca: Default::default(),
         shard: Default::default(),
+        cos: Default::default(),
     }
 }
 
@@ -787,6 +799,7 @@ fn action_outcome(
     rejections: &[Rejection],
     store: &StoreView,
     parca_yaml: &str,
+    cos: &super::snapshot::CosView,
 ) -> ActionOutcome {
     let ok = |results: Vec<(&str, String)>| ActionOutcome {
         results: results
@@ -839,6 +852,7 @@ fn action_outcome(
                 ("path", config.config_file.clone()),
                 ("config", parca_yaml.to_owned()),
                 ("dropped", dropped),
+                ("cos", cos_summary(cos)),
             ])
         }
         "show-store" => {
@@ -859,5 +873,30 @@ fn action_outcome(
             results: Vec::new(),
             failure: Some(format!("unknown action {other:?}")),
         },
+    }
+}
+
+/// The COS relations in a few lines (show-config).
+fn cos_summary(cos: &super::snapshot::CosView) -> String {
+    let mut lines = Vec::new();
+    if !cos.metrics_endpoint.is_empty() {
+        lines.push(format!(
+            "metrics-endpoint: {}; scraped at {}; alert rule groups: {}",
+            cos.metrics_endpoint.join(", "),
+            cos.metrics_address,
+            cos.alert_rule_groups.join(", ")
+        ));
+    }
+    if !cos.grafana_dashboard.is_empty() {
+        lines.push(format!(
+            "grafana-dashboard: {}; dashboards: {}",
+            cos.grafana_dashboard.join(", "),
+            cos.dashboards.join(", ")
+        ));
+    }
+    if lines.is_empty() {
+        "none".to_owned()
+    } else {
+        lines.join("\n")
     }
 }
