@@ -218,3 +218,85 @@ fn requirers_write_nothing_but_what_juju_adds() {
         );
     }
 }
+
+/// The COS provider databags: every recorded output and what the charm publishes.
+#[test]
+fn cos_provider_databags_match_their_schemas() {
+    use parca_broker::interfaces::grafana_dashboard::{self, provider::content_uuid};
+    use parca_broker::interfaces::prometheus_scrape::{MetricsEndpointProvider, UnitEndpoint};
+    use parca_broker::interfaces::topology::{JujuTopology, ModelUuid};
+    use parca_broker::reconcile::plan::cos;
+
+    let cases = |file: &str| -> Vec<Value> {
+        let path = format!("{}/tests/vectors/cos/{file}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let mut report = Vec::new();
+    let mut checked = 0;
+    for (schema_file, vectors) in [
+        (
+            "prometheus_scrape/v0/schemas/provider.json",
+            "prometheus_scrape_provider.json",
+        ),
+        (
+            "grafana_dashboard/v0/schemas/provider.json",
+            "grafana_dashboard_provider.json",
+        ),
+    ] {
+        let root = schema(schema_file);
+        for case in cases(vectors) {
+            let Some(output) = case.get("output") else {
+                continue;
+            };
+            let instance = json!({"app": output["app_data"], "unit": output["unit_data"]});
+            let found = problems(&root, &instance);
+            if !found.is_empty() {
+                report.push(format!("{}: {found:?}", case["name"]));
+            }
+            checked += 1;
+        }
+    }
+
+    // Ours, built as plan/cos.rs builds them.
+    let topology = JujuTopology {
+        model: "cos".into(),
+        model_uuid: ModelUuid::parse("8d5d1f3b-3d4a-4c8e-9a52-6b1f2e7c9d10").unwrap(),
+        application: "parca-broker".into(),
+        unit: "parca-broker/0".into(),
+        charm_name: cos::CHARM_NAME.into(),
+    };
+    let rules = cos::alert_rules(&topology);
+    let job =
+        json!({"job_name": cos::METRICS_JOB_NAME, "static_configs": [{"targets": ["*:7075"]}]});
+    let app = MetricsEndpointProvider::new(&[job], &[])
+        .unwrap()
+        .app_databag(&topology, Some(&rules.document), 0, FixSet::ALL);
+    let unit =
+        UnitEndpoint::from_bind_address("10.0.0.5", "host.example").unit_databag("parca-broker/0");
+    let found = problems(
+        &schema("prometheus_scrape/v0/schemas/provider.json"),
+        &json!({"app": app, "unit": unit}),
+    );
+    assert!(found.is_empty(), "ours, metrics-endpoint: {found:?}");
+    let dashboards = cos::dashboards(&topology).unwrap();
+    let value = grafana_dashboard::publish(
+        None,
+        dashboards.templates(),
+        &content_uuid(dashboards.templates()),
+    )
+    .unwrap();
+    let found = problems(
+        &schema("grafana_dashboard/v0/schemas/provider.json"),
+        &json!({"app": {"dashboards": value}, "unit": {}}),
+    );
+    assert!(found.is_empty(), "ours, grafana-dashboard: {found:?}");
+    // The schemas can fail: a job key the provider drops, a bad uid.
+    assert!(!problems(
+        &schema("prometheus_scrape/v0/schemas/provider.json"),
+        &json!({"app": {"scrape_metadata": app["scrape_metadata"], "alert_rules": "{}", "scrape_jobs": "[{\"metrics_path\": \"/m\", \"static_configs\": [], \"honor_labels\": true}]"}, "unit": {}})
+    )
+    .is_empty());
+
+    assert!(checked >= 50, "{checked} recorded outputs");
+    assert!(report.is_empty(), "{}", report.join("\n"));
+}
