@@ -182,6 +182,7 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
     ] {
         let _ = std::fs::copy(files::under(&model.unit_root(unit), from), out.join(to));
     }
+    write_prometheus_config(&out, listen)?;
     let status = model.status(unit).cloned();
     println!(
         "parca-broker demo: the charm ran {} hooks under the Juju simulator",
@@ -201,6 +202,11 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
     );
     println!(
         "  check it:      parca-broker check-config {}/parca.yaml",
+        out.display()
+    );
+    println!(
+        "  COS:           prometheus --config.file={}/prometheus.yml  (the job and alert rules the\n\
+         \x20                Prometheus charm renders from metrics-endpoint; dashboard: charm/grafana_dashboards)",
         out.display()
     );
     match (&options.parca, &store) {
@@ -472,4 +478,66 @@ fn build_model(
 /// Where the demo writes by default.
 pub fn default_out() -> PathBuf {
     Path::new("demo-output").to_path_buf()
+}
+
+/// `prometheus.yml` and its rule file in `out`: what the Prometheus charm renders from what the
+/// broker publishes on metrics-endpoint (the recorded consumer algorithm), pointed at the demo's
+/// service. The demo's model has no Prometheus; run one on this file to see the dashboard's
+/// metrics and the alert rules at work.
+fn write_prometheus_config(out: &Path, listen: SocketAddr) -> Result<(), DemoError> {
+    use crate::interfaces::prometheus_scrape::consumer::{self, ConsumerRelation};
+    use crate::interfaces::prometheus_scrape::{MetricsEndpointProvider, UnitEndpoint};
+    use crate::interfaces::topology::{JujuTopology, ModelUuid};
+    use crate::reconcile::plan::cos;
+    let invalid = |e: String| DemoError::Io(std::io::Error::other(e));
+    let unit = "parca-broker/0";
+    let topology = JujuTopology {
+        model: "demo".into(),
+        model_uuid: ModelUuid::parse(MODEL_UUID).map_err(|e| invalid(e.to_string()))?,
+        application: "parca-broker".into(),
+        unit: unit.into(),
+        charm_name: cos::CHARM_NAME.into(),
+    };
+    let rules = cos::alert_rules(&topology);
+    let job = json!({"job_name": cos::METRICS_JOB_NAME,
+        "static_configs": [{"targets": [format!("*:{}", listen.port())]}]});
+    let app = MetricsEndpointProvider::new(&[job], &[])
+        .map_err(|e| invalid(e.to_string()))?
+        .app_databag(
+            &topology,
+            Some(&rules.document),
+            0,
+            crate::fixes::FixSet::ALL,
+        );
+    let endpoint = UnitEndpoint {
+        address: listen.ip().to_string(),
+        ..UnitEndpoint::default()
+    };
+    let units = std::collections::BTreeMap::from([(unit.to_owned(), endpoint.unit_databag(unit))]);
+    let rendered = consumer::render(
+        &[ConsumerRelation {
+            name: "metrics-endpoint",
+            id: 1,
+            app: &app,
+            units: &units,
+        }],
+        None,
+    )
+    .map_err(|e| invalid(e.to_string()))?;
+    let rule_files: Vec<String> = rendered
+        .alerts
+        .iter()
+        .map(|(name, groups)| {
+            let path = out.join(format!("{name}.rules.json"));
+            std::fs::write(&path, groups.to_string()).map(|()| path.display().to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    // JSON is YAML. A short interval so the demo's graphs fill within a minute.
+    let config = json!({
+        "global": {"scrape_interval": "5s", "evaluation_interval": "5s"},
+        "rule_files": rule_files,
+        "scrape_configs": rendered.jobs,
+    });
+    std::fs::write(out.join("prometheus.yml"), format!("{config:#}\n"))?;
+    Ok(())
 }

@@ -141,6 +141,19 @@ fn demo_runs_the_pipeline_and_serves_live_health() {
         "the real Parca loads the demo's parca.yaml"
     );
     assert!(parca_yaml.contains("127.0.0.11:") && !parca_yaml.contains("promstyle"));
+    // The Prometheus config the Prometheus charm would render from metrics-endpoint: Prometheus'
+    // own checker accepts it and its rule file.
+    let checked = std::process::Command::new(
+        std::env::var_os("PARCA_BROKER_PROMTOOL").unwrap_or_else(|| "promtool".into()),
+    )
+    .args(["check", "config"])
+    .arg(demo.out.join("prometheus.yml"))
+    .output()
+    .expect("promtool (Debian package prometheus; ./scripts/test installs it)");
+    let text = String::from_utf8_lossy(&checked.stdout).into_owned()
+        + &String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "{text}");
+    assert!(text.contains("SUCCESS: 8 rules found"), "{text}");
     // With a real Parca the store is a second real Parca on loopback, in plaintext.
     let agent = std::fs::read_to_string(demo.out.join("parca-agent.args")).unwrap();
     assert!(
