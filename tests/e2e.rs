@@ -347,3 +347,140 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
     drop(m);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 12: two broker units, each with its own real Parca scraper (`--mode=scraper-only`,
+/// `--external-label=parca_scraper=<unit>`), forwarding to one real store. The simulator gives
+/// each unit its own loopback address (its stand-in for a machine), so both units' services
+/// bind the configured ports. Every live target's profiles arrive exactly once: one scraper
+/// label per target, the one rendezvous hashing names.
+#[test]
+fn two_broker_units_split_the_targets_and_every_target_is_scraped_once() {
+    use parca_broker::reconcile::plan::shard;
+    let dir = std::env::temp_dir().join(format!("parca-broker-e2e-two-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = ParcaStore::start(&common::parca_binary(), &dir.join("store")).unwrap();
+    let store_port = store.address.port();
+    let target = pprof_target_binary();
+    let target_port = common::free_port();
+    let units: Vec<(String, String)> = (0..6)
+        .map(|n| (format!("api/{n}"), format!("127.0.0.{}", 2 + n)))
+        .collect();
+    let _targets: Vec<Proc> = units
+        .iter()
+        .map(|(_, address)| pprof_target(&target, &format!("{address}:{target_port}")))
+        .collect();
+
+    let mut m = Model::new(
+        &dir.join("model"),
+        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+    )
+    .unwrap();
+    m.run_services(true);
+    m.machine_loopback(true);
+    let parca_port = common::free_port();
+    let broker_port = common::free_port();
+    let config: Map<String, Value> = json!({
+        "parca-binary": common::parca_binary().display().to_string(),
+        "parca-listen-address": format!("127.0.0.1:{parca_port}"),
+        "listen-address": format!("127.0.0.1:{broker_port}"),
+    })
+    .as_object()
+    .unwrap()
+    .clone();
+    m.deploy_charm("parca-broker", 2, config).unwrap();
+    let brokers = ["parca-broker/0", "parca-broker/1"];
+    for broker in brokers {
+        let loopback = m.loopback_of(broker).unwrap();
+        let unit_file = m.file(broker, "/etc/systemd/system/parca.service").unwrap();
+        assert!(
+            unit_file.contains(&format!("--http-address={loopback}:{parca_port}")),
+            "{unit_file}"
+        );
+    }
+    m.add_remote_app("api", 6).unwrap();
+    let pairs: Vec<(&str, &str)> = units
+        .iter()
+        .map(|(u, a)| (u.as_str(), a.as_str()))
+        .collect();
+    relate_provider(&mut m, "api", target_port, &pairs);
+    common::relate_store(&mut m, &format!("127.0.0.1:{store_port}"), "token");
+    for broker in brokers {
+        assert!(m.service_pid(broker, "parca.service").is_some(), "{broker}");
+        assert!(
+            m.service_pid(broker, "parca-broker.service").is_some(),
+            "{broker}"
+        );
+    }
+
+    // Who should scrape what: rendezvous over both units (shard.rs), per target.
+    let parca_yaml = m.file(brokers[0], "/etc/parca/parca.yaml").unwrap();
+    let job = parca_yaml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("- job_name: "))
+        .unwrap()
+        .trim_matches(['\'', '"'])
+        .to_owned();
+    let members: Vec<String> = brokers.iter().map(|b| (*b).to_owned()).collect();
+    let expected: BTreeMap<String, String> = units
+        .iter()
+        .map(|(unit, address)| {
+            let target = format!("{address}:{target_port}");
+            let owner = shard::owner(&members, &job, &target).unwrap().to_owned();
+            (unit.clone(), owner)
+        })
+        .collect();
+
+    // Every target arrives in the store, scraped by exactly one broker unit: its owner.
+    let scrapers = wait_for(
+        "all six targets in the store",
+        Duration::from_secs(90),
+        || {
+            let mut scrapers: BTreeMap<String, std::collections::BTreeSet<String>> =
+                BTreeMap::new();
+            for (labels, _) in store_series(store_port) {
+                if let (Some(unit), Some(scraper)) =
+                    (labels.get("juju_unit"), labels.get("parca_scraper"))
+                {
+                    scrapers
+                        .entry(unit.clone())
+                        .or_default()
+                        .insert(scraper.clone());
+                }
+            }
+            (scrapers.len() == units.len()).then_some(scrapers)
+        },
+    );
+    for (unit, owner) in &expected {
+        let seen: Vec<&String> = scrapers[unit].iter().collect();
+        assert_eq!(seen, [owner], "{unit}: scraped by {seen:?}, owner {owner}");
+    }
+    let used: std::collections::BTreeSet<&String> = expected.values().collect();
+    eprintln!(
+        "two scrapers: {} targets, owners {:?}",
+        expected.len(),
+        expected
+    );
+    // Each unit's status says its share; the shares add up to all targets.
+    let mut total = 0;
+    for broker in brokers {
+        m.update_status("parca-broker").unwrap();
+        let message = m.status(broker).unwrap().message.clone();
+        let share = message
+            .split("; shard: ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or_else(|| panic!("{broker}: {message}"));
+        assert_eq!(
+            share,
+            expected.values().filter(|o| *o == broker).count(),
+            "{message}"
+        );
+        total += share;
+    }
+    assert_eq!(total, units.len());
+    assert!(!used.is_empty());
+}

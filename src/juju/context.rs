@@ -122,6 +122,10 @@ pub struct JujuContext {
     pub charm_dir: PathBuf,
     /// `JUJU_VERSION`.
     pub juju_version: String,
+    /// `PARCA_BROKER_LOOPBACK` (Juju never sets it): the simulator's stand-in for the unit's
+    /// own machine when several units share one host. `127.0.0.1` in the charm's listen
+    /// addresses then means this loopback address, so each unit's services bind their own.
+    pub machine_loopback: Option<String>,
 }
 
 /// The environment is not a Juju hook environment.
@@ -165,6 +169,7 @@ impl JujuContext {
             model_uuid: required("JUJU_MODEL_UUID")?,
             charm_dir: PathBuf::from(required("JUJU_CHARM_DIR")?),
             juju_version: env("JUJU_VERSION").unwrap_or_default(),
+            machine_loopback: env("PARCA_BROKER_LOOPBACK").filter(|a| !a.is_empty()),
         })
     }
 }

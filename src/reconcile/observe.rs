@@ -218,7 +218,10 @@ pub fn observe(
     hostname: String,
     now_unix: u64,
 ) -> Result<Observed, ToolError> {
-    let config = tools.config_get()?;
+    let mut config = tools.config_get()?;
+    if let Some(loopback) = &ctx.machine_loopback {
+        on_machine_loopback(&mut config, loopback);
+    }
     let action_params = match &ctx.dispatch {
         Dispatch::Action(_) => Some(tools.action_get()?),
         Dispatch::Hook(_) => None,
@@ -758,4 +761,17 @@ fn fqdn(hostname: &str, root: &Path) -> String {
         })
         .next()
         .map_or_else(|| hostname.to_owned(), str::to_owned)
+}
+
+/// Under the simulator with one loopback address per unit (`PARCA_BROKER_LOOPBACK`), the
+/// listen addresses on `127.0.0.1` mean that unit's loopback address: two units on one host
+/// then bind their own, as on two machines.
+fn on_machine_loopback(config: &mut Map<String, Value>, loopback: &str) {
+    for key in ["listen-address", "parca-listen-address"] {
+        if let Some(Value::String(address)) = config.get_mut(key)
+            && let Some(port) = address.strip_prefix("127.0.0.1:")
+        {
+            *address = format!("{loopback}:{port}");
+        }
+    }
 }

@@ -215,6 +215,8 @@ pub struct Model {
     /// Services whose `systemctl start` runs the unit's ExecStart (see [`Model::run_services`]):
     /// `None` none, `Some(empty)` all, else those named.
     real_services: Option<BTreeSet<String>>,
+    /// Give every charm unit its own loopback address (see [`Model::machine_loopback`]).
+    machine_loopback: bool,
 }
 
 /// Services run for real end with the model (as a machine's processes end with the machine).
@@ -264,6 +266,7 @@ impl Model {
             failed: BTreeMap::new(),
             in_process: false,
             real_services: None,
+            machine_loopback: false,
         })
     }
 
@@ -293,6 +296,24 @@ impl Model {
     /// the demo runs the charm's `parca.service` while serving the broker itself.
     pub fn run_only_services(&mut self, names: &[&str]) {
         self.real_services = Some(names.iter().map(|n| (*n).to_owned()).collect());
+    }
+
+    /// Several units of one application on one host stand in for several machines: each unit
+    /// gets its own loopback address ([`Model::loopback_of`]), passed to its hooks as
+    /// `PARCA_BROKER_LOOPBACK`; the charm then reads `127.0.0.1` in its listen addresses as that
+    /// address, so each unit's real services bind their own ports (two Parca scrapers, two
+    /// broker services), as on two machines.
+    pub fn machine_loopback(&mut self, on: bool) {
+        self.machine_loopback = on;
+    }
+
+    /// The loopback address standing in for `unit`'s machine: its address `10.a.b.c` as
+    /// `127.a.b.c` (unique, like the addresses).
+    pub fn loopback_of(&self, unit: &str) -> Option<String> {
+        let address = &self.unit(unit)?.address;
+        address
+            .strip_prefix("10.")
+            .map(|rest| format!("127.{rest}"))
     }
 
     /// `juju attach-resource APP NAME=PATH`: Juju then runs `upgrade-charm` on every unit.
@@ -1144,6 +1165,11 @@ impl Model {
             if let Some(departing) = &spec.departing {
                 env.push(("JUJU_DEPARTING_UNIT", departing.clone()));
             }
+        }
+        if self.machine_loopback
+            && let Some(loopback) = self.loopback_of(unit)
+        {
+            env.push(("PARCA_BROKER_LOOPBACK", loopback));
         }
         if let Some(action) = &spec.action {
             let n = self.runs.len();
