@@ -90,6 +90,17 @@ pub fn write_atomic(root: &Path, path: &str, content: &[u8], mode: u32) -> std::
     })();
     if result.is_err() {
         let _ = fs::remove_file(&temp); // best effort: never leave a half-written temp file
+    } else {
+        // A writer killed mid-write (SIGKILL, power loss) leaves its temp file behind, named
+        // after its pid; the next good write of the same file clears them.
+        let prefix = format!(".{name}.tmp-");
+        if let Ok(entries) = fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
     }
     result
 }
