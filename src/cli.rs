@@ -287,6 +287,7 @@ pub fn run_serve(
             ..Default::default()
         },
         shutdown_deadline: std::time::Duration::from_secs(shutdown_deadline),
+        limits: Default::default(),
     };
     // One thread serves and probes: the work is small and I/O-bound, and every extra worker
     // costs a stack and a malloc arena (idle RSS is a target, issue 9 P5).

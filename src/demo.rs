@@ -156,6 +156,7 @@ pub fn run(options: &DemoOptions) -> Result<(), DemoError> {
             concurrency: 8,
         },
         shutdown_deadline: Duration::from_secs(5),
+        limits: Default::default(),
     };
     let exit_after = options.exit_after;
     let server = runtime.spawn(async move {

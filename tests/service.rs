@@ -126,6 +126,7 @@ async fn start(name: &str) -> Running {
             concurrency: 2,
         },
         shutdown_deadline: Duration::from_secs(2),
+        limits: Default::default(),
     };
     let handle = tokio::spawn(async move {
         serve_with(listener, options, async {
@@ -343,6 +344,7 @@ async fn routes_health_and_discovery_over_real_sockets() {
         state_file: service.state_file.clone(),
         probe: ProbeOptions::default(),
         shutdown_deadline: Duration::from_secs(2),
+        limits: Default::default(),
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let restarted = tokio::spawn(async move {
@@ -479,4 +481,90 @@ fn sigterm_stops_the_service_within_the_deadline_even_with_a_request_in_flight()
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("stopping anyway"), "{log}");
     drop(client);
+}
+
+/// Issue 11, item 10: half-sent and idle connections are closed after the header-read timeout,
+/// and with every connection slot taken a new client waits for one instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_connections_are_closed_and_the_cap_holds() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = std::env::temp_dir().join(format!("parca-broker-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let options = ServeOptions {
+        listen: address,
+        state_file: dir.join("state.json"),
+        probe: ProbeOptions::default(),
+        shutdown_deadline: Duration::from_secs(2),
+        limits: parca_broker::service::ConnectionLimits {
+            max_connections: 8,
+            header_read_timeout: Duration::from_millis(500),
+        },
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        serve_with(listener, options, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap()
+    });
+    // Take every slot: 4 silent clients, 4 that send half a request line.
+    let mut clients = Vec::new();
+    for n in 0..8 {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        if n % 2 == 1 {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x")
+                .await
+                .unwrap();
+        }
+        clients.push(stream);
+    }
+    // A real client still gets through: the idle ones are dropped after the timeout.
+    let started = std::time::Instant::now();
+    let health = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).await.unwrap();
+        reply
+    })
+    .await
+    .expect("a client waited for a slot and got an answer");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "it had to wait for a slot"
+    );
+    // The idle and half-sent clients were closed by the server (EOF, or a 408 then EOF).
+    for mut stream in clients {
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut rest))
+            .await
+            .expect("closed, not left hanging")
+            .ok();
+    }
+    // A keep-alive client that goes quiet after a request is closed too.
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = stream.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    let eof = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut buf))
+        .await
+        .expect("the idle keep-alive connection is closed");
+    assert!(matches!(eof, Ok(0) | Err(_)), "{eof:?}");
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -42,6 +42,28 @@ pub struct ServeOptions {
     /// After the stop signal, how long in-flight requests may take before the service exits
     /// anyway (a client that never finishes must not keep SIGTERM from working).
     pub shutdown_deadline: Duration,
+    /// Connection limits (slow, idle and too many clients).
+    pub limits: ConnectionLimits,
+}
+
+/// What one client may hold: the service's file descriptors are shared by every client and
+/// the prober, and systemd's default limit is 1,024.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Open connections at most; further ones wait in the listen backlog until one closes.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this time, and an idle keep-alive
+    /// connection is closed after it: half-sent and idle connections do not pile up.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// The service could not start.
@@ -217,26 +239,85 @@ pub async fn serve_with(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let server = axum::serve(
-        listener,
-        router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(stopped(stop_rx.clone()));
     let deadline = options.shutdown_deadline;
-    let result = tokio::select! {
-        result = std::future::IntoFuture::into_future(server) => result.map_err(ServiceError::Serve),
-        () = async {
-            stopped(stop_rx).await;
-            tokio::time::sleep(deadline).await;
-        } => {
-            tracing::warn!(?deadline, "requests still in flight after the stop signal; stopping anyway");
+    let result = accept_loop(
+        listener,
+        router(shared),
+        options.limits,
+        stopped(stop_rx.clone()),
+    )
+    .await;
+    // Stopped accepting: in-flight requests get the deadline, then the service exits anyway.
+    let result = match result {
+        Ok(graceful) => {
+            if tokio::time::timeout(deadline, graceful.shutdown())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    ?deadline,
+                    "requests still in flight after the stop signal; stopping anyway"
+                );
+            }
             Ok(())
         }
+        Err(err) => Err(err),
     };
     watcher.abort();
     prober.abort();
     tracing::info!("parca-broker service stopped");
     result
+}
+
+/// Accepts connections until `stop`: at most `limits.max_connections` at once, each served
+/// over HTTP/1.1 with the header-read (and keep-alive idle) timeout. Returns the watcher of the
+/// connections still open, for the graceful shutdown.
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<hyper_util::server::graceful::GracefulShutdown, ServiceError> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    tokio::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break, // the semaphore is never closed
+            },
+            () = &mut stop => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    // Out of file descriptors (EMFILE) or a connection reset before accept:
+                    // wait a little instead of spinning, and keep serving.
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(permit);
+        });
+    }
+    Ok(graceful)
 }
 
 /// Ctrl-C or SIGTERM (systemd's stop).
