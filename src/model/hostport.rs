@@ -149,8 +149,14 @@ fn parse_port(text: &str, port: &str) -> Result<u16, HostPortError> {
             format!("port {port:?} is not a number from 0 to 65535"),
         ));
     }
-    port.parse()
-        .map_err(|_| HostPortError::new(text, format!("port {port} is out of range")))
+    match port.parse() {
+        Ok(0) => Err(HostPortError::new(text, "port 0 cannot be scraped")),
+        Ok(port) => Ok(port),
+        Err(_) => Err(HostPortError::new(
+            text,
+            format!("port {port} is out of range"),
+        )),
+    }
 }
 
 /// A scrape target as a provider writes it: `*:port` (every unit) or a fixed `host[:port]`,
@@ -258,6 +264,16 @@ impl HostPortError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn port_zero_is_refused_everywhere() {
+        for text in ["*:0", "h.example:0", "[fd00::1]:0", "10.0.0.1:00"] {
+            let err = Target::parse(text).unwrap_err().to_string();
+            assert!(err.contains("port 0 cannot be scraped"), "{text}: {err}");
+        }
+        assert!(Target::parse("*:1").is_ok());
+    }
+
     use super::*;
 
     fn hp(text: &str) -> HostPort {

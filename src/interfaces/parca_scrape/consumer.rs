@@ -347,6 +347,11 @@ impl RelationCtx<'_> {
         let Some(jobs) = self.decode_app_json(wire::SCRAPE_JOBS, "[]") else {
             return Rendered::Dropped;
         };
+        if jobs.is_null() && self.fixes.has(Fix::F6) {
+            // `"null"` is not "no jobs": the provider published something that is not a list.
+            self.reject_not_a_list(&jobs);
+            return Rendered::Dropped;
+        }
         if !pyjson::is_truthy(&jobs) {
             return Rendered::Dropped;
         }
@@ -468,7 +473,14 @@ impl RelationCtx<'_> {
             }
         };
         for (name, value) in [("model", &model), ("application", &application)] {
-            if matches!(value, Value::Array(_) | Value::Object(_)) {
+            // A number or null would be printed into job names (`123_…`, `None_…`) and leave
+            // the label out (F6): only a string names a model or an application.
+            let wrong = if self.fixes.has(Fix::F6) {
+                !matches!(value, Value::String(_))
+            } else {
+                matches!(value, Value::Array(_) | Value::Object(_))
+            };
+            if wrong {
                 self.reject(
                     Scope::Relation,
                     RejectionKind::WrongType,
