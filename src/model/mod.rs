@@ -2,6 +2,7 @@
 //! Pure data; no I/O.
 
 pub mod hostport;
+pub mod limits;
 pub mod rejection;
 pub mod relation;
 

@@ -60,6 +60,8 @@ pub enum RejectionKind {
     WrongType,
     /// Parca would reject the job (F8): the reason is Parca's.
     ParcaRule,
+    /// Over one of the bounds of [`super::limits`].
+    OverLimit,
 }
 
 impl RejectionKind {
@@ -78,6 +80,7 @@ impl RejectionKind {
             RejectionKind::DuplicateUnit => "duplicate_unit",
             RejectionKind::WrongType => "wrong_type",
             RejectionKind::ParcaRule => "parca_rule",
+            RejectionKind::OverLimit => "over_limit",
         }
     }
 
@@ -93,7 +96,8 @@ impl RejectionKind {
             RejectionKind::BadAddress
             | RejectionKind::MissingMetadata
             | RejectionKind::DuplicateUnit
-            | RejectionKind::ParcaRule => None,
+            | RejectionKind::ParcaRule
+            | RejectionKind::OverLimit => None,
         }
     }
 }

@@ -9,6 +9,7 @@
 use super::wire;
 use crate::fixes::{Fix, FixSet};
 use crate::interfaces::topology::{self, ModelUuid};
+use crate::model::limits;
 use crate::model::{
     Host, Rejection, RejectionKind, RelationId, RelationSnapshot, Scope, Target, unit_number,
 };
@@ -344,6 +345,19 @@ impl RelationCtx<'_> {
         if self.relation.units.is_empty() {
             return Rendered::Dropped;
         }
+        let app_bytes = limits::bag_bytes(&self.relation.app);
+        if app_bytes > limits::MAX_APP_BAG_BYTES && self.fixes.has(Fix::F6) {
+            self.reject(
+                Scope::Relation,
+                RejectionKind::OverLimit,
+                "app databag".into(),
+                format!(
+                    "{app_bytes} bytes, over the limit of {} bytes",
+                    limits::MAX_APP_BAG_BYTES
+                ),
+            );
+            return Rendered::Dropped;
+        }
         let Some(jobs) = self.decode_app_json(wire::SCRAPE_JOBS, "[]") else {
             return Rendered::Dropped;
         };
@@ -393,10 +407,28 @@ impl RelationCtx<'_> {
             return Rendered::Dropped;
         };
         let hosts = self.hosts();
-        let Value::Array(jobs) = jobs else {
+        let Value::Array(mut jobs) = jobs else {
             self.reject_not_a_list(&jobs);
             return Rendered::Dropped;
         };
+        if jobs.len() > limits::MAX_JOBS_PER_RELATION && self.fixes.has(Fix::F6) {
+            self.reject(
+                Scope::Job,
+                RejectionKind::OverLimit,
+                format!(
+                    "{}[{}..{}]",
+                    wire::SCRAPE_JOBS,
+                    limits::MAX_JOBS_PER_RELATION,
+                    jobs.len()
+                ),
+                format!(
+                    "{} jobs, over the limit of {} per relation; the jobs after it are dropped",
+                    jobs.len(),
+                    limits::MAX_JOBS_PER_RELATION
+                ),
+            );
+            jobs.truncate(limits::MAX_JOBS_PER_RELATION);
+        }
         let rendered = jobs
             .into_iter()
             .enumerate()
@@ -508,6 +540,21 @@ impl RelationCtx<'_> {
         }
         let mut hosts: Vec<UnitHost> = Vec::with_capacity(units.len());
         for (juju_name, bag) in units {
+            let bytes = limits::bag_bytes(bag);
+            if bytes > limits::MAX_UNIT_BAG_BYTES && self.fixes.has(Fix::F6) {
+                self.reject_in(
+                    Scope::Unit,
+                    RejectionKind::OverLimit,
+                    None,
+                    Some(juju_name),
+                    "unit databag".into(),
+                    format!(
+                        "{bytes} bytes, over the limit of {} bytes",
+                        limits::MAX_UNIT_BAG_BYTES
+                    ),
+                );
+                continue;
+            }
             let name = crate::model::bag_value(bag, wire::UNIT_NAME).unwrap_or(juju_name);
             let Some(raw) = crate::model::bag_value(bag, wire::UNIT_ADDRESS)
                 .or_else(|| crate::model::bag_value(bag, wire::LEGACY_UNIT_HOST))
@@ -660,6 +707,21 @@ impl RelationCtx<'_> {
                 any_unit_config = true;
             }
         }
+        let targets: usize = rendered.iter().map(|sc| sc.targets.len()).sum();
+        if targets > limits::MAX_TARGETS_PER_JOB && self.fixes.has(Fix::F6) {
+            self.reject_in(
+                Scope::Job,
+                RejectionKind::OverLimit,
+                Some(job_label),
+                None,
+                key(),
+                format!(
+                    "{targets} targets, over the limit of {} per job",
+                    limits::MAX_TARGETS_PER_JOB
+                ),
+            );
+            return None;
+        }
         Some(ScrapeJob {
             job_name,
             relation: self.relation.id.clone(),
@@ -696,6 +758,29 @@ impl RelationCtx<'_> {
         };
         let labels = match sc.get("labels") {
             None => Map::new(),
+            Some(Value::Object(labels)) if self.fixes.has(Fix::F6) => {
+                let oversized = labels.iter().find(|(name, value)| {
+                    name.len() > limits::MAX_LABEL_BYTES
+                        || value.as_str().map_or(0, str::len) > limits::MAX_LABEL_BYTES
+                });
+                if let Some((name, value)) = oversized {
+                    let size = name.len().max(value.as_str().map_or(0, str::len));
+                    let shown: String = name.chars().take(40).collect();
+                    self.reject_in(
+                        Scope::Job,
+                        RejectionKind::OverLimit,
+                        Some(job),
+                        None,
+                        format!("{}.labels", sc_key()),
+                        format!(
+                            "label {shown:?}: {size} bytes, over the limit of {} bytes for a label name or value",
+                            limits::MAX_LABEL_BYTES
+                        ),
+                    );
+                    return None;
+                }
+                labels.clone()
+            }
             Some(Value::Object(labels)) => labels.clone(),
             Some(other) => {
                 self.reject_in(

@@ -191,12 +191,15 @@ pub fn plan(observed: &Observed) -> Plan {
             });
         }
     };
-    if rendered.problems.is_empty() {
+    let size_problem = config_size_problem(&rendered.yaml);
+    if rendered.problems.is_empty() && size_problem.is_none() {
         desire_file(
             &config.config_file,
             rendered.yaml.clone().into_bytes(),
             0o640,
         );
+    } else if let Some(problem) = size_problem {
+        problems.push(format!("parca.yaml not written: {problem}"));
     } else {
         // Parca would refuse the whole file: keep the one it has.
         problems.extend(
@@ -899,4 +902,31 @@ fn cos_summary(cos: &super::snapshot::CosView) -> String {
     } else {
         lines.join("\n")
     }
+}
+
+/// A rendered parca.yaml too large to write: over [`limits::MAX_CONFIG_BYTES`], or (past
+/// [`limits::VALIDATE_ABOVE_BYTES`]) refused by our own validator, whose YAML budget is what
+/// `check-config` applies. Small files skip the extra parse: the renderer's checks suffice.
+pub fn config_size_problem(yaml: &str) -> Option<String> {
+    use crate::model::limits;
+    if yaml.len() > limits::MAX_CONFIG_BYTES {
+        return Some(format!(
+            "{} bytes, over the limit of {} bytes (the previous file stays)",
+            yaml.len(),
+            limits::MAX_CONFIG_BYTES
+        ));
+    }
+    if yaml.len() > limits::VALIDATE_ABOVE_BYTES
+        && let Err(problems) = check_yaml(yaml)
+    {
+        let first = problems
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        return Some(format!(
+            "{} bytes that check-config refuses ({first}); the previous file stays",
+            yaml.len()
+        ));
+    }
+    None
 }
