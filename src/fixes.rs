@@ -37,11 +37,14 @@ pub enum Fix {
     /// grafana_dashboard: a dashboard file whose JSON is not an object is skipped and reported
     /// instead of failing the hook.
     F13,
+    /// parca_scrape consumer: a relation may not take another's identity (application, unit
+    /// names); the conflict is reported.
+    F14,
 }
 
 impl Fix {
     /// Every fix, in id order.
-    pub const ALL: [Fix; 13] = [
+    pub const ALL: [Fix; 14] = [
         Fix::F1,
         Fix::F2,
         Fix::F3,
@@ -55,6 +58,7 @@ impl Fix {
         Fix::F11,
         Fix::F12,
         Fix::F13,
+        Fix::F14,
     ];
 
     const fn bit(self) -> u16 {
@@ -79,7 +83,7 @@ pub struct FixSet(u16);
 
 impl FixSet {
     /// All fixes on: what the broker runs with.
-    pub const ALL: FixSet = FixSet(0x1fff);
+    pub const ALL: FixSet = FixSet(0x3fff);
     /// No fix: the Python libraries' behaviour.
     pub const NONE: FixSet = FixSet(0);
 
@@ -113,7 +117,7 @@ mod tests {
     fn ids_print_and_parse() {
         assert_eq!(Fix::F10.to_string(), "F10");
         assert_eq!(Fix::parse("F3"), Some(Fix::F3));
-        assert_eq!(Fix::parse("F14"), None);
+        assert_eq!(Fix::parse("F15"), None);
         for fix in Fix::ALL {
             assert!(FixSet::ALL.has(fix));
             assert!(!FixSet::NONE.has(fix));

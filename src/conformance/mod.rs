@@ -118,11 +118,22 @@ pub fn run(vector: &Vector) -> Result<VectorResult, VectorError> {
             responsible.push(fix);
         }
     }
-    let reverted = responsible
-        .iter()
-        .fold(FixSet::ALL, |set, fix| set.without(*fix));
-    if !responsible.is_empty() && matches(&evaluate(&vector.name, &vector.input, reverted)?) {
-        return Ok(result(Verdict::Fixed(responsible)));
+    // Those fixes off must reproduce Python. A fix can be masked by another (F6 drops the
+    // relation before F14 would drop its unit): then one more fix off may be needed.
+    let mut candidates = vec![responsible.clone()];
+    if !responsible.is_empty() {
+        for fix in Fix::ALL.into_iter().filter(|f| !responsible.contains(f)) {
+            let mut set = responsible.clone();
+            set.push(fix);
+            set.sort();
+            candidates.push(set);
+        }
+    }
+    for set in candidates.into_iter().filter(|s| !s.is_empty()) {
+        let reverted = set.iter().fold(FixSet::ALL, |all, fix| all.without(*fix));
+        if matches(&evaluate(&vector.name, &vector.input, reverted)?) {
+            return Ok(result(Verdict::Fixed(set)));
+        }
     }
     let python_model = evaluate(&vector.name, &vector.input, FixSet::NONE)?;
     let mut diff = first_difference("", &vector.output, &ours.output)

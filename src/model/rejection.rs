@@ -62,6 +62,8 @@ pub enum RejectionKind {
     ParcaRule,
     /// Over one of the bounds of [`super::limits`].
     OverLimit,
+    /// Claims an identity (application, unit) that another relation has (F14).
+    Conflict,
 }
 
 impl RejectionKind {
@@ -81,6 +83,7 @@ impl RejectionKind {
             RejectionKind::WrongType => "wrong_type",
             RejectionKind::ParcaRule => "parca_rule",
             RejectionKind::OverLimit => "over_limit",
+            RejectionKind::Conflict => "conflict",
         }
     }
 
@@ -97,7 +100,8 @@ impl RejectionKind {
             | RejectionKind::MissingMetadata
             | RejectionKind::DuplicateUnit
             | RejectionKind::ParcaRule
-            | RejectionKind::OverLimit => None,
+            | RejectionKind::OverLimit
+            | RejectionKind::Conflict => None,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::model::{
 };
 use crate::pyjson;
 use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// One static_config of a rendered job.
@@ -164,6 +165,21 @@ pub struct ConsumerOutput {
     /// Only with F5 off: raw jobs passed through unchanged, with the index in `jobs` they come
     /// before (the Python library's behaviour without metadata).
     pub passthrough: Vec<(usize, Value)>,
+    /// The identity each rendered relation claims in `scrape_metadata` (for F14).
+    pub claims: Vec<Claim>,
+}
+
+/// The application a relation's `scrape_metadata` says it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The relation.
+    pub relation: RelationId,
+    /// The remote application as Juju names it here (an alias across models).
+    pub remote_app: String,
+    /// The claimed model UUID.
+    pub model_uuid: String,
+    /// The claimed application.
+    pub application: String,
 }
 
 impl ConsumerOutput {
@@ -231,6 +247,7 @@ pub fn render_jobs_with(
             let offset = merged.jobs.len();
             merged.jobs.extend(part.jobs);
             merged.rejections.extend(part.rejections);
+            merged.claims.extend(part.claims);
             merged.passthrough.extend(
                 part.passthrough
                     .into_iter()
@@ -241,10 +258,105 @@ pub fn render_jobs_with(
     } else {
         render_in_order(&ordered, fixes)
     };
+    if fixes.has(Fix::F14) {
+        drop_impersonators(&mut out);
+    }
     if fixes.has(Fix::F4) {
         make_job_names_unique(&mut out.jobs, &std::collections::BTreeSet::new());
     }
     out
+}
+
+/// F14: of the relations claiming one application (model UUID and name), one keeps it: the
+/// relation whose remote application has that very name (the app itself; across models Juju
+/// may show an alias, so a different name alone proves nothing), else the lowest relation id.
+/// The others are dropped with a report naming the relation that has the identity, so no
+/// relation can take over another's job names or `juju_application` labels.
+fn drop_impersonators(out: &mut ConsumerOutput) {
+    let mut by_identity: BTreeMap<(&str, &str), Vec<&Claim>> = BTreeMap::new();
+    for claim in &out.claims {
+        by_identity
+            .entry((claim.model_uuid.as_str(), claim.application.as_str()))
+            .or_default()
+            .push(claim);
+    }
+    let mut losers: Vec<(RelationId, Rejection)> = Vec::new();
+    for ((_, application), claims) in by_identity {
+        if claims.len() < 2 {
+            continue;
+        }
+        let owner = claims
+            .iter()
+            .find(|c| c.remote_app == application)
+            .or_else(|| claims.iter().min_by(|a, b| a.relation.cmp(&b.relation)))
+            .map(|c| (*c).clone());
+        let Some(owner) = owner else { continue };
+        for claim in claims.into_iter().filter(|c| c.relation != owner.relation) {
+            losers.push((
+                claim.relation.clone(),
+                Rejection {
+                    relation: claim.relation.clone(),
+                    app: claim.remote_app.clone(),
+                    job: None,
+                    unit: None,
+                    key: format!("{}.application", wire::SCRAPE_METADATA),
+                    scope: Scope::Relation,
+                    kind: RejectionKind::Conflict,
+                    reason: format!(
+                        "claims application {application:?}, which {} (app {}) is; only one relation may be an application",
+                        owner.relation, owner.remote_app
+                    ),
+                },
+            ));
+        }
+    }
+    for (relation, rejection) in losers {
+        out.jobs.retain(|job| job.relation != relation);
+        out.claims.retain(|claim| claim.relation != relation);
+        out.rejections.push(rejection);
+    }
+    // A unit may not name itself as a unit of another related application: its `juju_unit`
+    // label would put its profiles under that application's unit.
+    let claimed: BTreeMap<&RelationId, &str> = out
+        .claims
+        .iter()
+        .map(|c| (&c.relation, c.application.as_str()))
+        .collect();
+    let others: BTreeMap<&str, &RelationId> = out
+        .claims
+        .iter()
+        .map(|c| (c.application.as_str(), &c.relation))
+        .collect();
+    let mut reported: std::collections::BTreeSet<(RelationId, String)> = Default::default();
+    let mut rejections = Vec::new();
+    for job in &mut out.jobs {
+        let own = claimed.get(&job.relation).copied().unwrap_or_default();
+        job.static_configs.retain(|sc| {
+            let Some(unit) = sc.unit.as_deref() else {
+                return true;
+            };
+            let app = unit.rsplit_once('/').map_or(unit, |(app, _)| app);
+            let Some(owner) = others.get(app).filter(|_| app != own) else {
+                return true;
+            };
+            if reported.insert((job.relation.clone(), unit.to_owned())) {
+                rejections.push(Rejection {
+                    relation: job.relation.clone(),
+                    app: job.app.clone(),
+                    job: None,
+                    unit: Some(unit.to_owned()),
+                    key: wire::UNIT_NAME.into(),
+                    scope: Scope::Unit,
+                    kind: RejectionKind::Conflict,
+                    reason: format!(
+                        "{unit:?} is a unit name of application {app:?}, which {owner} is; left out"
+                    ),
+                });
+            }
+            false
+        });
+    }
+    out.rejections.extend(rejections);
 }
 
 /// Renders relations already in order, one after the other.
@@ -255,6 +367,7 @@ fn render_in_order(ordered: &[&RelationSnapshot], fixes: FixSet) -> ConsumerOutp
             relation,
             fixes,
             rejections: &mut out.rejections,
+            claims: &mut out.claims,
         };
         match ctx.render() {
             Rendered::Jobs(jobs) => out.jobs.extend(jobs),
@@ -281,6 +394,9 @@ enum Rendered {
 
 /// The remote topology as decoded from `scrape_metadata`.
 struct RemoteTopology {
+    /// The claimed model UUID and application (F14).
+    model_uuid: String,
+    application: String,
     identifier: String,
     labels: Vec<(&'static str, Value)>,
 }
@@ -295,6 +411,7 @@ struct RelationCtx<'a> {
     relation: &'a RelationSnapshot,
     fixes: FixSet,
     rejections: &'a mut Vec<Rejection>,
+    claims: &'a mut Vec<Claim>,
 }
 
 impl RelationCtx<'_> {
@@ -406,6 +523,12 @@ impl RelationCtx<'_> {
         let Some(topology) = self.decode_topology(&metadata) else {
             return Rendered::Dropped;
         };
+        self.claims.push(Claim {
+            relation: self.relation.id.clone(),
+            remote_app: self.relation.remote_app.clone(),
+            model_uuid: topology.model_uuid.clone(),
+            application: topology.application.clone(),
+        });
         let hosts = self.hosts();
         let Value::Array(mut jobs) = jobs else {
             self.reject_not_a_list(&jobs);
@@ -524,6 +647,8 @@ impl RelationCtx<'_> {
         }
         let charm = fields.charm_name.clone().unwrap_or(Value::from(""));
         Some(RemoteTopology {
+            model_uuid: uuid.as_str().to_owned(),
+            application: pyjson::py_str(&application).unwrap_or_default(),
             identifier: topology::identifier(&model, &uuid, &application),
             labels: topology::label_matcher_pairs(&model, &uuid, &application, &charm),
         })
