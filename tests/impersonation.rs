@@ -144,3 +144,42 @@ fn a_unit_naming_itself_as_another_applications_unit_is_left_out() {
         ]
     );
 }
+
+/// Issue 11, item 6: job keys the protocol drops are reported once per relation and key.
+#[test]
+fn dropped_job_keys_are_reported_once_per_relation() {
+    let jobs = json!([
+        {"job_name": "a", "static_configs": [{"targets": ["*:1"]}], "relabel_configs": [], "params": {"x": ["1"]}},
+        {"job_name": "b", "static_configs": [{"targets": ["*:2"]}], "relabel_configs": [], "honor_labels": true}
+    ]);
+    // A provider that does not sanitise (our provider would drop the keys before publishing).
+    let mut app = common::provider_app_bag("zinc", &json!([]));
+    app.insert("scrape_jobs".into(), jobs.to_string());
+    let relation = RelationSnapshot {
+        id: RelationId::new("profiling-endpoint", 8),
+        remote_app: "zinc".into(),
+        app,
+        units: [(
+            "zinc/0".to_owned(),
+            common::bag(&[
+                ("parca_scrape_unit_address", "10.0.0.1"),
+                ("parca_scrape_unit_name", "zinc/0"),
+            ]),
+        )]
+        .into(),
+    };
+    let out = render_jobs(&[relation], FixSet::ALL);
+    assert_eq!(out.jobs.len(), 2, "the jobs still render");
+    let ignored: Vec<String> = out
+        .ignored
+        .iter()
+        .map(|i| format!("{}[{}]", i.key, i.first_job))
+        .collect();
+    assert_eq!(
+        ignored,
+        ["relabel_configs[0]", "params[0]", "honor_labels[1]"]
+    );
+    assert!(out.ignored[0].to_string().starts_with(
+        "profiling-endpoint:8 (app zinc): scrape_jobs[0].relabel_configs: ignored, not a parca_scrape job key"
+    ));
+}

@@ -95,6 +95,7 @@ fn snapshot(targets: &[(&str, String)]) -> BrokerSnapshot {
         parca: Default::default(),
         shard: Default::default(),
         cos: Default::default(),
+        ignored: Vec::new(),
     }
 }
 

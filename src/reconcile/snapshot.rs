@@ -37,6 +37,9 @@ pub struct BrokerSnapshot {
     /// The COS relations.
     #[serde(default)]
     pub cos: CosView,
+    /// Provider job keys the protocol ignores (no effect; shown so a provider author sees why).
+    #[serde(default)]
+    pub ignored: Vec<String>,
 }
 
 /// The COS relations (metrics-endpoint, grafana-dashboard).

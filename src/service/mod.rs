@@ -541,6 +541,7 @@ async fn api_status(State(shared): State<Arc<Shared>>) -> Response {
         "targets_up": up,
         "targets_down": health.len() - up,
         "dropped": snapshot.dropped,
+        "ignored": snapshot.ignored,
         "discovery": snapshot.discovery,
         "config_file": snapshot.config_file,
         "parca": snapshot.parca,

@@ -182,6 +182,17 @@ pub fn render(
         }
     );
     // Dropped.
+    if !s.ignored.is_empty() {
+        let _ = write!(
+            html,
+            "<section id=\"ignored\"><h2>Ignored job keys ({})</h2><p class=\"muted\">Keys parca_scrape does not carry (the Python library drops them too): they have no effect.</p><ul>",
+            s.ignored.len()
+        );
+        for line in &s.ignored {
+            let _ = write!(html, "<li class=\"mono\">{}</li>", escape(line));
+        }
+        html.push_str("</ul></section>");
+    }
     let _ = write!(
         html,
         "<section id=\"dropped\"><h2>Dropped ({})</h2>",

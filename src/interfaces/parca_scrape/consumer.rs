@@ -167,6 +167,36 @@ pub struct ConsumerOutput {
     pub passthrough: Vec<(usize, Value)>,
     /// The identity each rendered relation claims in `scrape_metadata` (for F14).
     pub claims: Vec<Claim>,
+    /// Job keys the protocol drops (sanitising), once per relation and key: they have no
+    /// effect, as with the Python library, but a provider's author can see why.
+    pub ignored: Vec<IgnoredKey>,
+}
+
+/// A job key dropped by sanitising (not one of the parca_scrape keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredKey {
+    /// The relation.
+    pub relation: RelationId,
+    /// The remote application.
+    pub app: String,
+    /// The key, e.g. `relabel_configs`.
+    pub key: String,
+    /// The first job (index in `scrape_jobs`) that had it.
+    pub first_job: usize,
+}
+
+impl std::fmt::Display for IgnoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (app {}): scrape_jobs[{}].{}: ignored, not a parca_scrape job key (kept: {})",
+            self.relation,
+            self.app,
+            self.first_job,
+            self.key,
+            wire::ALLOWED_KEYS.join(", ")
+        )
+    }
 }
 
 /// The application a relation's `scrape_metadata` says it is.
@@ -248,6 +278,7 @@ pub fn render_jobs_with(
             merged.jobs.extend(part.jobs);
             merged.rejections.extend(part.rejections);
             merged.claims.extend(part.claims);
+            merged.ignored.extend(part.ignored);
             merged.passthrough.extend(
                 part.passthrough
                     .into_iter()
@@ -368,6 +399,7 @@ fn render_in_order(ordered: &[&RelationSnapshot], fixes: FixSet) -> ConsumerOutp
             fixes,
             rejections: &mut out.rejections,
             claims: &mut out.claims,
+            ignored: &mut out.ignored,
         };
         match ctx.render() {
             Rendered::Jobs(jobs) => out.jobs.extend(jobs),
@@ -412,6 +444,7 @@ struct RelationCtx<'a> {
     fixes: FixSet,
     rejections: &'a mut Vec<Rejection>,
     claims: &'a mut Vec<Claim>,
+    ignored: &'a mut Vec<IgnoredKey>,
 }
 
 impl RelationCtx<'_> {
@@ -738,6 +771,22 @@ impl RelationCtx<'_> {
     ) -> Option<ScrapeJob> {
         // Keys name the place in the data; built only when something is reported.
         let key = || format!("{}[{index}]", wire::SCRAPE_JOBS);
+        if let Value::Object(fields) = &job {
+            for name in fields.keys() {
+                let already = self
+                    .ignored
+                    .iter()
+                    .any(|i| i.relation == self.relation.id && &i.key == name);
+                if !wire::ALLOWED_KEYS.contains(&name.as_str()) && !already {
+                    self.ignored.push(IgnoredKey {
+                        relation: self.relation.id.clone(),
+                        app: self.relation.remote_app.clone(),
+                        key: name.clone(),
+                        first_job: index,
+                    });
+                }
+            }
+        }
         let settings = match wire::sanitize_owned_job(job) {
             Ok(settings) => settings,
             Err(err) => {

@@ -169,6 +169,7 @@ pub fn plan(observed: &Observed) -> Plan {
     let members = shard::membership(&observed.ctx.unit, &peer_units);
     let my_jobs = shard::my_share(&consumer.jobs, &members, &observed.ctx.unit);
     let rendered = render_config(&base, &my_jobs, &discovery);
+    let ignored: Vec<String> = consumer.ignored.iter().map(ToString::to_string).collect();
     let mut rejections = consumer.rejections;
     rejections.extend(rendered.dropped.iter().cloned());
     let jobs: Vec<ScrapeJob> = consumer
@@ -342,6 +343,7 @@ pub fn plan(observed: &Observed) -> Plan {
     snapshot.parca = workload.view.clone();
     snapshot.shard = shard_view;
     snapshot.cos = cos.view.clone();
+    snapshot.ignored = ignored.clone();
     for (job, view) in jobs.iter().zip(snapshot.jobs.iter_mut()) {
         shard_groups(job, view, &members);
     }
@@ -374,6 +376,7 @@ pub fn plan(observed: &Observed) -> Plan {
         .collect();
     logs.extend(network_warning.map(|w| (LogLevel::Warning, w)));
     logs.extend(cos.warnings.iter().map(|w| (LogLevel::Warning, w.clone())));
+    logs.extend(ignored.iter().map(|i| (LogLevel::Debug, i.clone())));
     logs.extend(
         workload
             .warnings
@@ -405,15 +408,9 @@ pub fn plan(observed: &Observed) -> Plan {
     ));
 
     let action = match &observed.ctx.dispatch {
-        Dispatch::Action(name) => Some(action_outcome(
-            name,
-            &config,
-            &jobs,
-            &rejections,
-            &snapshot.store,
-            &rendered.yaml,
-            &snapshot.cos,
-        )),
+        Dispatch::Action(name) => {
+            Some(action_outcome(name, &config, &jobs, &rejections, &snapshot))
+        }
         Dispatch::Hook(_) => None,
     };
     Plan {
@@ -613,6 +610,7 @@ fn snapshot(
         parca: Default::default(),
         shard: Default::default(),
         cos: Default::default(),
+        ignored: Vec::new(),
     }
 }
 
@@ -800,10 +798,10 @@ fn action_outcome(
     config: &CharmConfig,
     jobs: &[ScrapeJob],
     rejections: &[Rejection],
-    store: &StoreView,
-    parca_yaml: &str,
-    cos: &super::snapshot::CosView,
+    snapshot: &BrokerSnapshot,
 ) -> ActionOutcome {
+    let (store, parca_yaml) = (&snapshot.store, snapshot.parca_yaml.as_str());
+    let (cos, ignored) = (&snapshot.cos, snapshot.ignored.as_slice());
     let ok = |results: Vec<(&str, String)>| ActionOutcome {
         results: results
             .into_iter()
@@ -856,6 +854,14 @@ fn action_outcome(
                 ("config", parca_yaml.to_owned()),
                 ("dropped", dropped),
                 ("cos", cos_summary(cos)),
+                (
+                    "ignored",
+                    if ignored.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        ignored.join("\n")
+                    },
+                ),
             ])
         }
         "show-store" => {
