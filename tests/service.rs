@@ -569,3 +569,65 @@ async fn idle_and_half_sent_connections_are_closed_and_the_cap_holds() {
         .unwrap()
         .unwrap();
 }
+
+/// Issue 11, item 11: health is published as each probe finishes, so a target that never
+/// answers does not hold back the others until the end of the round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_published_as_probes_finish() {
+    parca_broker::service::install_tls_provider();
+    let up = pprof_server().await;
+    let hanging = hanging_server().await;
+    let dir = std::env::temp_dir().join(format!("parca-broker-asap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state_file = dir.join("state.json");
+    let state = snapshot(&[("demo/0", hanging.to_string()), ("demo/1", up.to_string())]);
+    std::fs::write(&state_file, serde_json::to_string_pretty(&state).unwrap()).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let options = ServeOptions {
+        listen: listener.local_addr().unwrap(),
+        state_file,
+        // The hanging target takes the whole (long) timeout; the round ends only then.
+        probe: ProbeOptions {
+            interval: Duration::from_secs(60),
+            timeout: Duration::from_secs(20),
+            concurrency: 2,
+        },
+        shutdown_deadline: Duration::from_secs(1),
+        limits: Default::default(),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        serve_with(listener, options, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap()
+    });
+    // The answering target is up within seconds, long before the hanging one times out.
+    let started = std::time::Instant::now();
+    wait_until(async || {
+        let (status, targets) = get_json(&format!("{base}/api/v1/targets")).await;
+        status == 200
+            && targets
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["target"] == up.to_string() && t["health"]["up"] == true)
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (_, targets) = get_json(&format!("{base}/api/v1/targets")).await;
+    let hanging_row = targets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == hanging.to_string())
+        .unwrap();
+    assert!(
+        hanging_row["health"].is_null(),
+        "still probing: {hanging_row}"
+    );
+    tx.send(()).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}
