@@ -14,6 +14,7 @@ pub mod cli;
 pub mod conformance;
 pub mod demo;
 pub mod fixes;
+pub mod fuzzing;
 pub mod interfaces;
 pub mod juju;
 pub mod model;

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Proc(Child);
 
@@ -29,17 +29,6 @@ impl Drop for Proc {
 fn prometheus_binary() -> PathBuf {
     std::env::var_os("PARCA_BROKER_PROMETHEUS")
         .map_or_else(|| PathBuf::from("prometheus"), PathBuf::from)
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// `GET /api/v1/<path>` of Prometheus, its `data`.
@@ -180,7 +169,7 @@ fn a_real_prometheus_scrapes_the_broker_loads_its_rules_and_answers_the_dashboar
     let _prometheus = Proc(child);
 
     // Scraped, healthy, with the topology labels Prometheus' charm adds.
-    let target = wait_for("the broker target up", Duration::from_secs(30), || {
+    let target = common::wait_for("the broker target up", Duration::from_secs(30), || {
         let targets = api(&address, "targets")?;
         targets["activeTargets"]
             .as_array()?
@@ -190,7 +179,7 @@ fn a_real_prometheus_scrapes_the_broker_loads_its_rules_and_answers_the_dashboar
     });
     assert_eq!(target["labels"]["juju_unit"], "parca-broker/0");
     assert_eq!(target["labels"]["juju_charm"], "parca-broker");
-    let series = wait_for(
+    let series = common::wait_for(
         "parca_broker_reconciles_total",
         Duration::from_secs(30),
         || {
@@ -211,7 +200,7 @@ fn a_real_prometheus_scrapes_the_broker_loads_its_rules_and_answers_the_dashboar
     );
 
     // Every alert rule loaded and evaluated without error.
-    let rules = wait_for("rules evaluated", Duration::from_secs(30), || {
+    let rules = common::wait_for("rules evaluated", Duration::from_secs(30), || {
         let groups = api(&address, "rules")?;
         let rules: Vec<Value> = groups["groups"]
             .as_array()?
@@ -263,7 +252,7 @@ fn a_real_prometheus_scrapes_the_broker_loads_its_rules_and_answers_the_dashboar
         "Targets and jobs in parca.yaml",
     ];
     // The service probes its targets on its own schedule: wait for the first round.
-    let with_data = wait_for(
+    let with_data = common::wait_for(
         "the dashboard's panels to have data",
         Duration::from_secs(60),
         || {

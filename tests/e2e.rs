@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A process killed when the test ends, pass or fail.
 struct Proc(Child);
@@ -50,7 +50,7 @@ fn pprof_target(binary: &Path, address: &str) -> Proc {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(
+    common::wait_for(
         &format!("pprof target {address}"),
         Duration::from_secs(10),
         || {
@@ -60,17 +60,6 @@ fn pprof_target(binary: &Path, address: &str) -> Proc {
         },
     );
     Proc(child)
-}
-
-fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe() {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 /// Every series of goroutine profiles the store holds (one per scraped target): its labels and
@@ -161,7 +150,7 @@ fn relate_provider(m: &mut Model, app: &str, port: u16, units: &[(&str, &str)]) 
 /// Runs update-status until the unit's status message contains `needle` (Parca's view is read
 /// by the hook, and Parca scrapes on its own schedule).
 fn wait_for_status(m: &mut Model, unit: &str, needle: &str) -> String {
-    wait_for(
+    common::wait_for(
         &format!("{needle:?} in the status"),
         Duration::from_secs(30),
         || {
@@ -232,7 +221,7 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
     let scraper_pid = m.service_pid(unit, "parca.service").expect("parca runs");
 
     // Profiles of every live target arrive in the store with the Juju labels; none of api/2.
-    let found = wait_for(
+    let found = common::wait_for(
         "api/0 and api/1 in the store",
         Duration::from_secs(60),
         || {
@@ -281,7 +270,7 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
         yaml.contains("worker/0") && !yaml.contains("api/1"),
         "{yaml}"
     );
-    let found = wait_for("worker/0 in the store", Duration::from_secs(60), || {
+    let found = common::wait_for("worker/0 in the store", Duration::from_secs(60), || {
         let units = units_in_store(store_port);
         units.contains_key("worker/0").then_some(units)
     });
@@ -311,7 +300,7 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
             .sum::<usize>()
     };
     let before = samples("worker/0");
-    wait_for(
+    common::wait_for(
         "profiles after the restart",
         Duration::from_secs(60),
         || (samples("worker/0") > before).then_some(()),
@@ -319,7 +308,7 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
 
     // The broker service shows Parca's view of each target beside its own probe.
     let api = format!("127.0.0.1:{broker_port}");
-    let target_view = wait_for(
+    let target_view = common::wait_for(
         "parca's view on the service",
         Duration::from_secs(60),
         || {
@@ -434,7 +423,7 @@ fn two_broker_units_split_the_targets_and_every_target_is_scraped_once() {
         .collect();
 
     // Every target arrives in the store, scraped by exactly one broker unit: its owner.
-    let scrapers = wait_for(
+    let scrapers = common::wait_for(
         "all six targets in the store",
         Duration::from_secs(90),
         || {

@@ -231,7 +231,7 @@ fn world(name: &str, broker_units: u32) -> World {
                 "parca-0.parca-endpoints.cos.svc.cluster.local:7993",
             ),
             ("remote-store-bearer-token", "s3cr3t"),
-            ("remote-store-insecure", "true"),
+            ("remote-store-insecure", "false"),
         ]),
     )
     .unwrap();
@@ -338,7 +338,7 @@ fn agents_receive_the_upstream_store_and_follow_its_changes() {
             "parca-0.parca-endpoints.cos.svc.cluster.local:7993",
         ),
         ("remote-store-bearer-token", "s3cr3t"),
-        ("remote-store-insecure", "true"),
+        ("remote-store-insecure", "false"),
     ]);
     for id in w.agents {
         assert_eq!(m.app_bag(id, "parca-broker"), expected);
@@ -864,6 +864,62 @@ fn unsafe_store_settings_are_reported_and_never_relayed_or_written_into_flags() 
             .unwrap()
             .contains("--remote-store-address=store-2.example:7070\n")
     );
+}
+
+#[test]
+fn a_token_over_plaintext_to_a_remote_store_is_refused_unless_allowed() {
+    let mut w = world("plaintext-token", 1);
+    let m = &mut w.model;
+    let unit = "parca-broker/0";
+    let relayed = m.app_bag(w.agents[0], "parca-broker");
+    let token_file = m.file(unit, "/etc/parca-broker/store-token");
+    let mut bag = m.app_bag(w.upstream, "parca");
+    bag.insert("remote-store-insecure".to_owned(), "true".to_owned());
+    m.set_app_data(w.upstream, "parca", bag.clone()).unwrap();
+    let status = m.status(unit).unwrap();
+    assert_eq!(status.status, "blocked");
+    assert!(
+        status.message.contains("not relayed: the bearer token would be sent without TLS to parca-0.parca-endpoints.cos.svc.cluster.local:7993"),
+        "{}",
+        status.message
+    );
+    assert!(
+        status.message.contains("allow-plaintext-token"),
+        "{}",
+        status.message
+    );
+    assert_eq!(m.app_bag(w.agents[0], "parca-broker"), relayed);
+    assert_eq!(m.file(unit, "/etc/parca-broker/store-token"), token_file);
+    // The same store on loopback, or without a token, is no risk: relayed.
+    for (key, value) in [
+        ("remote-store-address", Some("127.0.0.1:7070")),
+        ("remote-store-bearer-token", None),
+    ] {
+        let mut safe = bag.clone();
+        match value {
+            Some(value) => safe.insert(key.to_owned(), value.to_owned()),
+            None => safe.remove(key),
+        };
+        m.set_app_data(w.upstream, "parca", safe.clone()).unwrap();
+        assert_eq!(
+            m.app_bag(w.agents[0], "parca-broker"),
+            safe,
+            "{key}={value:?}"
+        );
+        assert_eq!(m.status(unit).unwrap().status, "active", "{key}={value:?}");
+        all_ok(m);
+    }
+    // The operator allows it: relayed as given.
+    m.set_app_data(w.upstream, "parca", bag.clone()).unwrap();
+    assert_eq!(m.status(unit).unwrap().status, "blocked");
+    m.set_config(
+        "parca-broker",
+        config(json!({"allow-plaintext-token": true})),
+    )
+    .unwrap();
+    assert_eq!(m.app_bag(w.agents[0], "parca-broker"), bag);
+    assert_eq!(m.status(unit).unwrap().status, "active");
+    all_ok(m);
 }
 
 #[test]

@@ -149,13 +149,22 @@ fn the_bearer_token_goes_only_where_it_must() {
         actions.push(format!("{:?} {:?}", run.results, run.failed));
     }
     m.update_status("parca-broker").unwrap();
-    // The service has loaded the last state.
-    let places = haystack(&m, unit, port, &actions);
-    assert!(
-        places
-            .iter()
-            .any(|(p, t)| p == "GET /api/v1/store" && t.contains("<redacted>"))
+    // The service reloads its state file on a timer: wait until it shows the relation's store.
+    let service = format!("127.0.0.1:{port}");
+    common::wait_for(
+        "the service to load the relayed store",
+        std::time::Duration::from_secs(30),
+        || {
+            let body = parca_broker::parca::api::fetch(
+                &service,
+                "/api/v1/store",
+                std::time::Duration::from_secs(5),
+            )
+            .ok()?;
+            (body.contains("store.example:7070") && body.contains("<redacted>")).then_some(())
+        },
     );
+    let places = haystack(&m, unit, port, &actions);
     assert!(
         places.iter().any(|(p, _)| p.starts_with("argv of pid")),
         "the service runs"

@@ -484,12 +484,17 @@ fn sigterm_stops_the_service_within_the_deadline_even_with_a_request_in_flight()
     drop(client);
 }
 
-/// Issue 11, item 10: half-sent and idle connections are closed after the header-read timeout,
-/// and with every connection slot taken a new client waits for one instead of failing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_and_half_sent_connections_are_closed_and_the_cap_holds() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let dir = std::env::temp_dir().join(format!("parca-broker-limits-{}", std::process::id()));
+/// A service on a free loopback port with these connection limits: its address, the sender
+/// that stops it, and its task.
+async fn serve_limited(
+    name: &str,
+    limits: parca_broker::service::ConnectionLimits,
+) -> (
+    SocketAddr,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let dir = std::env::temp_dir().join(format!("parca-broker-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -498,10 +503,7 @@ async fn idle_and_half_sent_connections_are_closed_and_the_cap_holds() {
         state_file: dir.join("state.json"),
         probe: ProbeOptions::default(),
         shutdown_deadline: Duration::from_secs(2),
-        limits: parca_broker::service::ConnectionLimits {
-            max_connections: 8,
-            header_read_timeout: Duration::from_millis(500),
-        },
+        limits,
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
@@ -511,6 +513,23 @@ async fn idle_and_half_sent_connections_are_closed_and_the_cap_holds() {
         .await
         .unwrap()
     });
+    (address, tx, server)
+}
+
+/// Issue 11, item 10: half-sent and idle connections are closed after the header-read timeout,
+/// and with every connection slot taken a new client waits for one instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_connections_are_closed_and_the_cap_holds() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (address, tx, server) = serve_limited(
+        "limits",
+        parca_broker::service::ConnectionLimits {
+            max_connections: 8,
+            header_read_timeout: Duration::from_millis(500),
+            write_stall_timeout: Duration::from_secs(15),
+        },
+    )
+    .await;
     // Take every slot: 4 silent clients, 4 that send half a request line.
     let mut clients = Vec::new();
     for n in 0..8 {
@@ -630,4 +649,114 @@ async fn health_is_published_as_probes_finish() {
     );
     tx.send(()).unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}
+
+/// Issue 11, item 12: a client that stops reading a response is cut off once the write has made
+/// no progress for the stall timeout, freeing its slot and its buffered response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_cut_off_after_the_write_stall_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (address, tx, server) = serve_limited(
+        "stall",
+        parca_broker::service::ConnectionLimits {
+            // One slot: while the stuck client holds it, nobody else is served.
+            max_connections: 1,
+            header_read_timeout: Duration::from_secs(30),
+            write_stall_timeout: Duration::from_secs(1),
+        },
+    )
+    .await;
+    // 20,000 pipelined requests, never reading: the answers (tens of MB) fill every socket
+    // buffer and the server's writes stall.
+    let mut stuck = tokio::net::TcpStream::connect(address).await.unwrap();
+    let requests = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(20_000);
+    let writer = tokio::spawn(async move {
+        // The server stops reading once it cannot write: the tail of this may never be sent.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(20),
+            stuck.write_all(requests.as_bytes()),
+        )
+        .await;
+        stuck
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let health = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).await.unwrap();
+        reply
+    })
+    .await
+    .expect("the stuck client was cut off and the slot freed");
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the slot was held until the stall timeout: {:?}",
+        started.elapsed()
+    );
+    drop(writer.await.unwrap());
+    tx.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Issue 11: a corrupt, empty, huge or missing state file keeps the last good state served,
+/// shows in `/readyz` (503, naming the problem), and a good file again recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_state_file_keeps_the_last_good_state_and_shows_in_readyz() {
+    let mut service = start("readyz").await;
+    let base = service.base.clone();
+    let readyz = async |base: &str| {
+        let response = reqwest::get(format!("{base}/readyz")).await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    let good = serde_json::to_string(&snapshot(&[("demo/0", dead_address().to_string())])).unwrap();
+    std::fs::write(&service.state_file, &good).unwrap();
+    wait_until(async || readyz(&base).await.0 == 200).await;
+    let (_, jobs) = get_json(&format!("{base}/api/v1/jobs")).await;
+    assert_eq!(jobs[0]["name"], "cos_8d5d1f3b_demo/pprof");
+    let huge = || {
+        let file = std::fs::File::create(&service.state_file).unwrap();
+        // Sparse: 65 MiB without writing them.
+        file.set_len(parca_broker::service::MAX_STATE_BYTES + 1024 * 1024)
+            .unwrap();
+    };
+    for (what, expected) in [
+        ("corrupt", "is unreadable"),
+        ("empty", "is unreadable"),
+        ("huge", "is refused"),
+        ("missing", "is missing"),
+    ] {
+        match what {
+            "corrupt" => std::fs::write(&service.state_file, &good[..good.len() / 2]).unwrap(),
+            "empty" => std::fs::write(&service.state_file, "").unwrap(),
+            "huge" => huge(),
+            _ => std::fs::remove_file(&service.state_file).unwrap(),
+        }
+        wait_until(async || {
+            let (code, body) = readyz(&base).await;
+            code == 503 && body.contains(expected)
+        })
+        .await;
+        let (code, body) = readyz(&base).await;
+        assert!(
+            body.contains("serving the last good state"),
+            "{what}: {code} {body}"
+        );
+        // The last good state is still served.
+        let (code, jobs) = get_json(&format!("{base}/api/v1/jobs")).await;
+        assert_eq!(code, 200, "{what}");
+        assert_eq!(jobs[0]["name"], "cos_8d5d1f3b_demo/pprof", "{what}");
+        // Back to good before the next case (a change the watcher sees: the size differs).
+        std::fs::write(&service.state_file, &good).unwrap();
+        wait_until(async || readyz(&base).await.0 == 200).await;
+    }
+    service.stop.take().unwrap().send(()).unwrap();
 }

@@ -22,6 +22,8 @@ pub struct CharmConfig {
     pub store_token: String,
     /// Connect to that store without TLS.
     pub store_insecure: bool,
+    /// Relay a bearer token to a non-loopback store without TLS anyway.
+    pub allow_plaintext_token: bool,
     /// parca.yaml's object storage from the `object-storage` option (wins over the base file).
     pub object_storage: Option<ObjectStorage>,
     /// A parca.yaml whose object storage and static jobs are kept (empty: none).
@@ -101,17 +103,19 @@ impl CharmConfig {
                 TargetDiscovery::Static
             }
         };
-        let store_insecure = match raw.get("store-insecure") {
+        let mut flag = |option: &'static str| match raw.get(option) {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
                 problems.push(ConfigProblem {
-                    option: "store-insecure",
+                    option,
                     reason: format!("must be a boolean, not {}", crate::pyjson::type_name(other)),
                 });
                 false
             }
         };
+        let store_insecure = flag("store-insecure");
+        let allow_plaintext_token = flag("allow-plaintext-token");
         // 16 MiB: below that Parca cannot hold one scrape of a busy target.
         let parca_storage_memory = match raw.get("parca-storage-memory") {
             None | Some(Value::Null) => DEFAULT_PARCA_STORAGE_MEMORY,
@@ -205,6 +209,7 @@ impl CharmConfig {
                 store_address,
                 store_token,
                 store_insecure,
+                allow_plaintext_token,
                 object_storage,
                 base_config_file,
                 discovery,

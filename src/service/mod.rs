@@ -55,6 +55,9 @@ pub struct ConnectionLimits {
     /// A client must send a request's headers within this time, and an idle keep-alive
     /// connection is closed after it: half-sent and idle connections do not pile up.
     pub header_read_timeout: Duration,
+    /// A response write that makes no progress for this long closes the connection: a client
+    /// that stops reading would otherwise pin its buffered response (MBs) and its slot forever.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
@@ -62,6 +65,7 @@ impl Default for ConnectionLimits {
         ConnectionLimits {
             max_connections: 512,
             header_read_timeout: Duration::from_secs(10),
+            write_stall_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -88,6 +92,9 @@ pub enum ServiceError {
 pub struct Shared {
     snapshot: RwLock<Option<Arc<BrokerSnapshot>>>,
     state_modified: RwLock<Option<SystemTime>>,
+    /// Why the state file was not loaded last time it changed (missing, refused, unreadable);
+    /// `None` once a good file loads. Shown by `/readyz`.
+    state_problem: RwLock<Option<String>>,
     last_note: RwLock<Option<ReconcileNote>>,
     health: RwLock<BTreeMap<String, Health>>,
     /// The managed Parca's view of each target (by [`target_key`]), or why it could not be read.
@@ -102,6 +109,7 @@ impl Shared {
         Arc::new(Shared {
             snapshot: RwLock::new(None),
             state_modified: RwLock::new(None),
+            state_problem: RwLock::new(None),
             last_note: RwLock::new(None),
             health: RwLock::new(BTreeMap::new()),
             parca: RwLock::new(Ok(BTreeMap::new())),
@@ -137,6 +145,17 @@ impl Shared {
         if let Ok(mut slot) = self.state_modified.write() {
             *slot = modified;
         }
+    }
+
+    /// Records why the state file could not be loaded (`None`: it loaded).
+    fn set_state_problem(&self, problem: Option<String>) {
+        if let Ok(mut slot) = self.state_problem.write() {
+            *slot = problem;
+        }
+    }
+
+    fn state_problem(&self) -> Option<String> {
+        self.state_problem.read().ok().and_then(|p| p.clone())
     }
 
     fn health(&self) -> BTreeMap<String, Health> {
@@ -310,7 +329,10 @@ async fn accept_loop(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), service);
+            .serve_connection(
+                TokioIo::new(WriteStallTimeout::new(stream, limits.write_stall_timeout)),
+                service,
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
@@ -318,6 +340,106 @@ async fn accept_loop(
         });
     }
     Ok(graceful)
+}
+
+/// A stream whose writes fail with `TimedOut` once one has been pending (the peer's receive
+/// window full: it stopped reading) for longer than the timeout. Progress restarts the clock.
+struct WriteStallTimeout<S> {
+    inner: S,
+    timeout: Duration,
+    stalled_since: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> WriteStallTimeout<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        WriteStallTimeout {
+            inner,
+            timeout,
+            stalled_since: None,
+        }
+    }
+
+    /// After a write or flush returned `Pending`: `Ready(error)` once the stall is too long.
+    fn check_stall(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Error> {
+        let timeout = self.timeout;
+        let sleep = self
+            .stalled_since
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match std::future::Future::poll(sleep.as_mut(), cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading the response",
+            )),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for WriteStallTimeout<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteStallTimeout<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Ready(result) => {
+                self.stalled_since = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.check_stall(cx).map(Err),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(result) => {
+                self.stalled_since = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.check_stall(cx).map(Err),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Ready(result) => {
+                self.stalled_since = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => self.check_stall(cx).map(Err),
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Ctrl-C or SIGTERM (systemd's stop).
@@ -341,30 +463,36 @@ pub async fn shutdown_signal() {
 /// The largest state file loaded (5,000 targets take about 3 MB).
 pub const MAX_STATE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Loads the state file if it exists and parses; a bad file keeps the previous state. Only a
-/// regular file of at most [`MAX_STATE_BYTES`] is read, opened without blocking: a FIFO or a
-/// device at the path (`/dev/zero`) is refused, never waited on or read without end.
+/// Loads the state file if it exists and parses; a bad, empty or missing file keeps the
+/// previous state, is logged and is shown by `/readyz` until a good file loads. Only a regular
+/// file of at most [`MAX_STATE_BYTES`] is read, opened without blocking: a FIFO or a device at
+/// the path (`/dev/zero`) is refused, never waited on or read without end.
 pub fn load_state(shared: &Shared, path: &std::path::Path) -> bool {
-    match read_state(path) {
-        Ok(None) => false,
+    let problem = match read_state(path) {
+        Ok(None) => {
+            // Before the first hook there is no file and nothing is wrong.
+            if shared.snapshot().is_some() {
+                tracing::warn!(path = %path.display(), "state file missing; keeping the previous state");
+                shared.set_state_problem(Some(format!("{} is missing", path.display())));
+            }
+            return false;
+        }
         Ok(Some(StateBytes { text, modified })) => {
             match serde_json::from_slice::<BrokerSnapshot>(&text) {
                 Ok(snapshot) => {
                     shared.set_snapshot(snapshot, modified);
+                    shared.set_state_problem(None);
                     shared.metrics.state_reloads.inc();
-                    true
+                    return true;
                 }
-                Err(err) => {
-                    tracing::warn!(path = %path.display(), error = %err, "state file unreadable; keeping the previous state");
-                    false
-                }
+                Err(err) => format!("{} is unreadable: {err}", path.display()),
             }
         }
-        Err(why) => {
-            tracing::warn!(path = %path.display(), error = %why, "state file refused; keeping the previous state");
-            false
-        }
-    }
+        Err(why) => format!("{} is refused: {why}", path.display()),
+    };
+    tracing::warn!(problem = %problem, "state file not loaded; keeping the previous state");
+    shared.set_state_problem(Some(problem));
+    false
 }
 
 /// A state file as read.
@@ -420,7 +548,8 @@ async fn watch_state(shared: Arc<Shared>, path: PathBuf) {
         let stamp = std::fs::metadata(&path)
             .ok()
             .map(|m| (m.modified().ok(), m.len()));
-        if stamp.is_some() && stamp != seen {
+        // A change, or the file gone (reported, the last good state kept).
+        if stamp != seen {
             seen = stamp;
             // Reading and parsing a large file is blocking work: off the serving thread.
             let (shared, path) = (Arc::clone(&shared), path.clone());
@@ -434,10 +563,23 @@ async fn watch_state(shared: Arc<Shared>, path: PathBuf) {
     }
 }
 
+/// Ready: a state is loaded and the state file, as it is now, is what was loaded. A bad or
+/// missing file is not ready (the charm's latest reconcile is not being served) although the
+/// last good state still is.
 async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
-    match shared.snapshot() {
-        Some(_) => (StatusCode::OK, "ready\n").into_response(),
-        None => (
+    match (shared.snapshot(), shared.state_problem()) {
+        (Some(_), None) => (StatusCode::OK, "ready\n").into_response(),
+        (Some(_), Some(problem)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("state file {problem}; serving the last good state\n"),
+        )
+            .into_response(),
+        (None, Some(problem)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no state: state file {problem}\n"),
+        )
+            .into_response(),
+        (None, None) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "no state yet: the charm has not reconciled\n",
         )

@@ -19,6 +19,22 @@ pub fn charm_model(dir: &std::path::Path) -> parca_broker::simulator::Model {
     .unwrap()
 }
 
+/// Polls `probe` every 250 ms until it gives a value; fails the test after `limit`.
+pub fn wait_for<T>(
+    what: &str,
+    limit: std::time::Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (free when asked; tests bind it soon after).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -75,12 +91,18 @@ pub fn parca_binary() -> PathBuf {
         .clone()
 }
 
-/// The parca_store provider's app bag (insecure, as a plaintext loopback store needs).
+/// The parca_store provider's app bag: insecure (plaintext) for a loopback store, as the real
+/// Parca stores of the tests need; TLS elsewhere (a token is never relayed in clear off-host).
 pub fn store_bag(address: &str, token: &str) -> Databag {
+    let insecure = if address.starts_with("127.") {
+        "true"
+    } else {
+        "false"
+    };
     bag(&[
         ("remote-store-address", address),
         ("remote-store-bearer-token", token),
-        ("remote-store-insecure", "true"),
+        ("remote-store-insecure", insecure),
     ])
 }
 

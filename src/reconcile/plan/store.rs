@@ -124,11 +124,14 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
     // a store's databag is written by another application (a newline in the address would add
     // a flag line). Unsafe settings are reported and nothing is relayed or written: agents and
     // the flag files keep the last good store.
-    let relay_problems: Vec<String> = published
+    let mut relay_problems: Vec<String> = published
         .problems()
         .iter()
         .map(|p| format!("{} not relayed: {p}", store_origin(&store)))
         .collect();
+    if let Some(problem) = plaintext_token(&published, config.allow_plaintext_token) {
+        relay_problems.push(format!("{} not relayed: {problem}", store_origin(&store)));
+    }
     let relay_ok = relay_problems.is_empty();
     problems.extend(relay_problems.iter().cloned());
     let mut files = Vec::new();
@@ -177,6 +180,33 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
         scraper_flags,
         writes,
     }
+}
+
+/// A bearer token would travel in clear: a token, no TLS (`insecure`), and an address that is
+/// not loopback. Refused unless the operator allows it (`allow-plaintext-token`).
+fn plaintext_token(
+    store: &crate::interfaces::parca_store::StoreConfig,
+    allowed: bool,
+) -> Option<String> {
+    let token = !store.token.expose().is_empty();
+    let insecure = store.insecure.trim().eq_ignore_ascii_case("true");
+    if allowed || !token || !insecure || store.address.is_empty() {
+        return None;
+    }
+    let host = match store.address.parse::<crate::model::HostPort>() {
+        Ok(hostport) => hostport.host,
+        Err(_) => return None, // an unusable address is reported by the address checks
+    };
+    let loopback = match &host {
+        crate::model::Host::Ip(ip) => ip.is_loopback(),
+        crate::model::Host::Name(name) => name.eq_ignore_ascii_case("localhost"),
+    };
+    (!loopback).then(|| {
+        format!(
+            "the bearer token would be sent without TLS to {} (remote-store-insecure / store-insecure); use TLS, or set allow-plaintext-token=true",
+            store.address
+        )
+    })
 }
 
 /// Where the relayed store comes from, for messages.
