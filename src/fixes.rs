@@ -40,11 +40,14 @@ pub enum Fix {
     /// parca_scrape consumer: a relation may not take another's identity (application, unit
     /// names); the conflict is reported.
     F14,
+    /// parca_scrape consumer: a target with a path (`host:port/path`, `*:port/path`) is dropped
+    /// with a report; Parca drops such an address at scrape time ("is not a valid hostname").
+    F15,
 }
 
 impl Fix {
     /// Every fix, in id order.
-    pub const ALL: [Fix; 14] = [
+    pub const ALL: [Fix; 15] = [
         Fix::F1,
         Fix::F2,
         Fix::F3,
@@ -59,6 +62,7 @@ impl Fix {
         Fix::F12,
         Fix::F13,
         Fix::F14,
+        Fix::F15,
     ];
 
     const fn bit(self) -> u16 {
@@ -83,7 +87,7 @@ pub struct FixSet(u16);
 
 impl FixSet {
     /// All fixes on: what the broker runs with.
-    pub const ALL: FixSet = FixSet(0x3fff);
+    pub const ALL: FixSet = FixSet(0x7fff);
     /// No fix: the Python libraries' behaviour.
     pub const NONE: FixSet = FixSet(0);
 
@@ -117,7 +121,8 @@ mod tests {
     fn ids_print_and_parse() {
         assert_eq!(Fix::F10.to_string(), "F10");
         assert_eq!(Fix::parse("F3"), Some(Fix::F3));
-        assert_eq!(Fix::parse("F15"), None);
+        assert_eq!(Fix::parse("F15"), Some(Fix::F15));
+        assert_eq!(Fix::parse("F16"), None);
         for fix in Fix::ALL {
             assert!(FixSet::ALL.has(fix));
             assert!(!FixSet::NONE.has(fix));

@@ -116,15 +116,7 @@ fn the_bearer_token_goes_only_where_it_must() {
     .clone();
     m.deploy_charm("parca-broker", 1, config).unwrap();
     let unit = "parca-broker/0";
-    m.add_remote_app("agent", 1).unwrap();
-    let agents = m
-        .relate(
-            "parca-broker",
-            "parca-store-endpoint",
-            "agent",
-            "parca-store-endpoint",
-        )
-        .unwrap();
+    let agents = common::relate_agent(&mut m, "agent");
     // The config token is relayed first; then the relation's, which wins.
     assert_eq!(
         m.app_bag(agents, "parca-broker")["remote-store-bearer-token"],

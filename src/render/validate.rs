@@ -178,8 +178,14 @@ pub fn job_problems(job: &ScrapeConfig) -> Vec<String> {
         }
     }
     for sc in &job.static_configs {
-        if sc.is_none() {
-            problems.push("empty or null section in static_configs".to_owned());
+        match sc {
+            None => problems.push("empty or null section in static_configs".to_owned()),
+            // Prometheus' target group loader (UTF-8 label names): any name but the empty one;
+            // Parca refuses the whole file over it.
+            Some(sc) if sc.labels.contains_key("") => {
+                problems.push("\"\" is not a valid label name".to_owned())
+            }
+            Some(_) => {}
         }
     }
     for rule in &job.relabel_configs {
@@ -764,5 +770,16 @@ mod tests {
             job_problems(&job(yaml)),
             ["\"http://localhost:8080/debug/pprof\" is not a valid hostname"]
         );
+    }
+
+    #[test]
+    fn an_empty_label_name_is_refused_as_parca_refuses_it() {
+        // Parca v0.28: `parsing YAML file …: "" is not a valid label name`; other UTF-8 names
+        // (`bad-name`, `1team`, `é`) load.
+        let yaml = "job_name: l\nstatic_configs:\n- targets: ['h:1']\n  labels: {'': x}\n";
+        assert_eq!(job_problems(&job(yaml)), ["\"\" is not a valid label name"]);
+        let yaml =
+            "job_name: l\nstatic_configs:\n- targets: ['h:1']\n  labels: {bad-name: x, 1team: y}\n";
+        assert!(job_problems(&job(yaml)).is_empty());
     }
 }

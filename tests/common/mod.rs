@@ -106,6 +106,18 @@ pub fn store_bag(address: &str, token: &str) -> Databag {
     ])
 }
 
+/// Adds a one-unit remote app `app` related on parca-store-endpoint (an agent); its relation id.
+pub fn relate_agent(m: &mut parca_broker::simulator::Model, app: &str) -> u64 {
+    m.add_remote_app(app, 1).unwrap();
+    m.relate(
+        "parca-broker",
+        "parca-store-endpoint",
+        app,
+        "parca-store-endpoint",
+    )
+    .unwrap()
+}
+
 /// Adds a remote app `store` related on external-parca-store-endpoint with that bag.
 pub fn relate_store(m: &mut parca_broker::simulator::Model, address: &str, token: &str) -> u64 {
     m.add_remote_app("store", 1).unwrap();

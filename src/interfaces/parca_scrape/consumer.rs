@@ -1017,6 +1017,22 @@ impl RelationCtx<'_> {
                 continue;
             }
             match Target::parse(text) {
+                // F15: Parca's scrape loop refuses an address with a `/` ("is not a valid
+                // hostname"), so the target would silently never be scraped.
+                Ok(Target::Fixed { path, .. } | Target::Wildcard { path, .. })
+                    if self.fixes.has(Fix::F15) && !path.is_empty() =>
+                {
+                    self.reject_in(
+                        Scope::Target,
+                        RejectionKind::BadTarget,
+                        Some(job),
+                        None,
+                        t_key(),
+                        format!(
+                            "{text:?} has a path ({path}); Parca cannot scrape an address with a path: use the job's profiling_config.path_prefix"
+                        ),
+                    )
+                }
                 Ok(Target::Fixed { addr, path }) => fixed.push(format!("{addr}{path}")),
                 Ok(wildcard) => wildcards.extend(wildcard.unit_suffix()),
                 Err(err) => self.reject_in(
