@@ -737,6 +737,8 @@ impl Model {
         if lost_leader && self.is_charm(&app) {
             self.announce_leader(&app)?;
         }
+        // A removed unit's failed hooks are never retried (its agent is gone).
+        self.failed.remove(unit);
         Ok(())
     }
 
