@@ -72,6 +72,19 @@ pub enum Command {
         #[arg(long, default_value = env!("CARGO_MANIFEST_DIR"))]
         source: PathBuf,
     },
+    /// Load-test the service from this process: one route at a time at a fixed concurrency,
+    /// p50/p99 latency, errors and the service's memory (issue 11). Exit 1 on any error.
+    Loadtest {
+        /// Seconds per route.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=600))]
+        seconds: u64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Provider apps (5 units × 2 targets each; 500: 5,000 targets).
+        #[arg(long, default_value_t = 500)]
+        apps: u64,
+    },
     /// Run the broker service: status page, JSON API, http_sd discovery, metrics, target health.
     Serve {
         /// Listen address.
@@ -267,6 +280,24 @@ pub fn run_check_config(
         );
     }
     Ok(ours && theirs)
+}
+
+/// Runs the load test and prints its table.
+pub fn run_loadtest(
+    options: crate::loadtest::LoadOptions,
+    stdout: &mut dyn std::io::Write,
+) -> Result<bool, CliError> {
+    let binary = std::env::current_exe()
+        .map_err(|e| CliError::Bench(format!("cannot find this executable: {e}")))?;
+    let work = std::env::temp_dir().join(format!("parca-broker-load-{}", std::process::id()));
+    let report = crate::loadtest::run(&binary, &work, &options)
+        .map_err(|e| CliError::Bench(e.to_string()))?;
+    let _ = std::fs::remove_dir_all(&work);
+    let _ = writeln!(stdout, "{}", report.table(&options));
+    Ok(report
+        .routes
+        .iter()
+        .all(|r| r.errors == 0 && r.requests > 0))
 }
 
 /// Runs the service until SIGTERM / SIGINT.

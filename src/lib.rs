@@ -17,6 +17,7 @@ pub mod fixes;
 pub mod fuzzing;
 pub mod interfaces;
 pub mod juju;
+pub mod loadtest;
 pub mod model;
 pub mod parca;
 pub mod pyjson;

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use parca_broker::cli::{
-    Cli, Command, run_bench, run_check_config, run_demo, run_serve, run_vectors,
+    Cli, Command, run_bench, run_check_config, run_demo, run_loadtest, run_serve, run_vectors,
 };
 use parca_broker::juju::{JujuContext, ProcessRunner};
 use std::path::PathBuf;
@@ -36,6 +36,18 @@ fn main() -> ExitCode {
             exit_after,
             parca,
         } => run_demo(out, listen, exit_after, parca),
+        Command::Loadtest {
+            seconds,
+            concurrency,
+            apps,
+        } => run_loadtest(
+            parca_broker::loadtest::LoadOptions {
+                seconds,
+                concurrency,
+                apps,
+            },
+            &mut std::io::stdout().lock(),
+        ),
         Command::Bench { quick, out, source } => {
             run_bench(quick, out, source, &mut std::io::stdout().lock())
         }

@@ -668,10 +668,18 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
             return Err(invalid()); // units must go from biggest to smallest
         }
         last_unit = Some(position);
-        total_ms += value * u128::from(UNITS[position].1);
-        // Must fit in int64 nanoseconds.
-        if total_ms * 1_000_000 > i64::MAX as u128 {
-            return Err("duration out of range".to_owned());
+        // Must fit in int64 nanoseconds; checked: 39 digits fit in u128, times a unit do not
+        // (found by fuzzing: a panic in debug builds, a wrapped value in release).
+        let out_of_range = || "duration out of range".to_owned();
+        total_ms = value
+            .checked_mul(u128::from(UNITS[position].1))
+            .and_then(|ms| total_ms.checked_add(ms))
+            .ok_or_else(out_of_range)?;
+        if total_ms
+            .checked_mul(1_000_000)
+            .is_none_or(|ns| ns > i64::MAX as u128)
+        {
+            return Err(out_of_range());
         }
     }
     u64::try_from(total_ms).map_err(|_| "duration out of range".to_owned())
@@ -686,6 +694,11 @@ mod tests {
         assert_eq!(parse_duration("1m30s"), Ok(90_000));
         assert_eq!(parse_duration("500ms"), Ok(500));
         assert_eq!(parse_duration("0"), Ok(0));
+        // Found by fuzzing: 33 digits times a unit overflowed u128.
+        assert_eq!(
+            parse_duration("1h122222222222222222222222222222222m13ms"),
+            Err("duration out of range".to_owned())
+        );
         assert_eq!(
             parse_duration("10sec").unwrap_err(),
             "unknown unit \"sec\" in duration \"10sec\""

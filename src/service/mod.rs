@@ -19,7 +19,7 @@ pub fn install_tls_provider() {
 use crate::reconcile::snapshot::{BrokerSnapshot, ReconcileNote};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 pub use probe::{Health, ProbeOptions};
@@ -101,6 +101,25 @@ pub struct Shared {
     parca: RwLock<Result<BTreeMap<String, crate::parca::ParcaTarget>, String>>,
     metrics: metrics::Metrics,
     profiling: tokio::sync::Mutex<()>,
+    /// Bumped when the state changes: every cached body is stale at once.
+    state_generation: std::sync::atomic::AtomicU64,
+    /// Bumped when health, Parca's view or the last note change: cached bodies may be served
+    /// up to [`SOFT_STALENESS`] late (a probe round publishes thousands of results).
+    live_generation: std::sync::atomic::AtomicU64,
+    /// The large bodies (`/`, `/api/v1/targets`) as last rendered.
+    bodies: std::sync::Mutex<BTreeMap<&'static str, CachedBody>>,
+}
+
+/// How late a cached body may be about health (never about the state).
+const SOFT_STALENESS: Duration = Duration::from_secs(1);
+
+/// A rendered body and what it was rendered from.
+#[derive(Debug, Clone)]
+struct CachedBody {
+    state_generation: u64,
+    live_generation: u64,
+    rendered: std::time::Instant,
+    body: axum::body::Bytes,
 }
 
 impl Shared {
@@ -115,6 +134,9 @@ impl Shared {
             parca: RwLock::new(Ok(BTreeMap::new())),
             metrics: metrics::Metrics::new(),
             profiling: tokio::sync::Mutex::new(()),
+            state_generation: std::sync::atomic::AtomicU64::new(0),
+            live_generation: std::sync::atomic::AtomicU64::new(0),
+            bodies: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -145,6 +167,49 @@ impl Shared {
         if let Ok(mut slot) = self.state_modified.write() {
             *slot = modified;
         }
+        self.state_changed();
+    }
+
+    /// The state changed: cached bodies are stale.
+    fn state_changed(&self) {
+        self.state_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Health, Parca's view or the last note changed.
+    pub(crate) fn live_changed(&self) {
+        self.live_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The body cached under `key` if it is still good, else `render()` cached. Rendering the
+    /// page or the targets of 5,000 targets takes hundreds of milliseconds on the service's
+    /// one thread; under load every request paid it (p99 0.7 s).
+    fn cached(&self, key: &'static str, render: impl FnOnce() -> Vec<u8>) -> axum::body::Bytes {
+        use std::sync::atomic::Ordering;
+        let state_generation = self.state_generation.load(Ordering::SeqCst);
+        let live_generation = self.live_generation.load(Ordering::SeqCst);
+        if let Ok(bodies) = self.bodies.lock()
+            && let Some(cached) = bodies.get(key)
+            && cached.state_generation == state_generation
+            && (cached.live_generation == live_generation
+                || cached.rendered.elapsed() < SOFT_STALENESS)
+        {
+            return cached.body.clone();
+        }
+        let body = axum::body::Bytes::from(render());
+        if let Ok(mut bodies) = self.bodies.lock() {
+            bodies.insert(
+                key,
+                CachedBody {
+                    state_generation,
+                    live_generation,
+                    rendered: std::time::Instant::now(),
+                    body: body.clone(),
+                },
+            );
+        }
+        body
     }
 
     /// Records why the state file could not be loaded (`None`: it loaded).
@@ -595,19 +660,29 @@ fn no_state() -> Response {
         .into_response()
 }
 
-async fn status_page(State(shared): State<Arc<Shared>>) -> Html<String> {
-    Html(page::render(
-        shared.snapshot().as_deref(),
-        &shared.health(),
-        &shared.parca_targets(),
-        shared.last_reconcile_unix(),
-    ))
+async fn status_page(State(shared): State<Arc<Shared>>) -> Response {
+    let body = shared.cached("/", || {
+        page::render(
+            shared.snapshot().as_deref(),
+            &shared.health(),
+            &shared.parca_targets(),
+            shared.last_reconcile_unix(),
+        )
+        .into_bytes()
+    });
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
 }
 
 async fn api_targets(State(shared): State<Arc<Shared>>) -> Response {
     let Some(snapshot) = shared.snapshot() else {
         return no_state();
     };
+    let body = shared.cached("/api/v1/targets", || targets_json(&shared, &snapshot));
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `/api/v1/targets`' body.
+fn targets_json(shared: &Shared, snapshot: &BrokerSnapshot) -> Vec<u8> {
     let health = shared.health();
     let parca = shared.parca_targets().unwrap_or_default();
     let targets: Vec<_> = snapshot
@@ -628,7 +703,8 @@ async fn api_targets(State(shared): State<Arc<Shared>>) -> Response {
             })
         })
         .collect();
-    Json(targets).into_response()
+    // Serialising JSON values into memory cannot fail.
+    serde_json::to_vec(&targets).unwrap_or_default()
 }
 
 async fn api_jobs(State(shared): State<Arc<Shared>>) -> Response {
@@ -741,6 +817,7 @@ async fn reconciled(
     if let Ok(mut slot) = shared.last_note.write() {
         *slot = Some(note);
     }
+    shared.live_changed();
     StatusCode::NO_CONTENT
 }
 
@@ -761,6 +838,32 @@ mod tests {
             }],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn cached_bodies_follow_the_state_at_once_and_health_within_a_second() {
+        let shared = Shared::new();
+        let renders = std::cell::Cell::new(0);
+        let render = || {
+            renders.set(renders.get() + 1);
+            b"body".to_vec()
+        };
+        assert_eq!(&shared.cached("k", render)[..], b"body");
+        shared.cached("k", render);
+        assert_eq!(
+            renders.get(),
+            1,
+            "the second request is served from the cache"
+        );
+        shared.set_snapshot(snapshot(&["a:1"]), None);
+        shared.cached("k", render);
+        assert_eq!(renders.get(), 2, "a new state is shown at once");
+        shared.live_changed();
+        shared.cached("k", render);
+        assert_eq!(renders.get(), 2, "health may be up to a second late");
+        std::thread::sleep(SOFT_STALENESS + Duration::from_millis(50));
+        shared.cached("k", render);
+        assert_eq!(renders.get(), 3, "and no later");
     }
 
     #[test]

@@ -137,6 +137,7 @@ pub async fn parca_round(shared: &Arc<Shared>, client: &reqwest::Client) {
     if let Ok(mut slot) = shared.parca.write() {
         *slot = view;
     }
+    shared.live_changed();
 }
 
 /// One round over all targets.
@@ -214,6 +215,7 @@ pub async fn probe_round(shared: &Arc<Shared>, client: &reqwest::Client, concurr
         if let Ok(mut published) = shared.health.write() {
             published.insert(key.clone(), health.clone());
         }
+        shared.live_changed();
         fresh.insert(key, health);
     }
     shared
@@ -248,6 +250,7 @@ pub async fn probe_round(shared: &Arc<Shared>, client: &reqwest::Client, concurr
     if let Ok(mut health) = shared.health.write() {
         *health = fresh;
     }
+    shared.live_changed();
 }
 
 fn root_cause(err: &dyn std::error::Error) -> String {
