@@ -4,6 +4,8 @@
 
 use super::files;
 use super::plan::Plan;
+use super::plan::{PENDING_SECRET_URI, SecretChange};
+use crate::interfaces::parca_store::wire::SECRET_TOKEN_KEY;
 use crate::juju::tools::{LogLevel, StatusKind};
 use crate::juju::{ToolError, ToolRunner, Tools};
 use std::path::Path;
@@ -40,8 +42,32 @@ pub struct Applied {
 pub fn apply(plan: &Plan, runner: &dyn ToolRunner, root: &Path) -> Result<Applied, ApplyError> {
     let tools = Tools::new(runner);
     let mut applied = Applied::default();
+    // The token secret first: a new one's URI goes into the databag writes below.
+    let mut secret_uri = None;
+    if let Some(secret) = &plan.token_secret {
+        let uri = match &secret.change {
+            Some(SecretChange::Create { label, token }) => {
+                tools.secret_add(label, SECRET_TOKEN_KEY, token.expose())?
+            }
+            Some(SecretChange::Update { token }) => {
+                tools.secret_set(&secret.uri, SECRET_TOKEN_KEY, token.expose())?;
+                secret.uri.clone()
+            }
+            None => secret.uri.clone(),
+        };
+        for relation in &secret.grants {
+            tools.secret_grant(&uri, relation)?;
+        }
+        secret_uri = Some(uri);
+    }
     for write in &plan.relation_writes {
-        tools.relation_set(&write.relation, write.app, &write.changes)?;
+        let mut changes = write.changes.clone();
+        if let Some(uri) = &secret_uri {
+            for value in changes.values_mut().filter(|v| *v == PENDING_SECRET_URI) {
+                value.clone_from(uri);
+            }
+        }
+        tools.relation_set(&write.relation, write.app, &changes)?;
         applied.relation_writes += 1;
     }
     for file in &plan.files {

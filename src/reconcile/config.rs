@@ -24,6 +24,8 @@ pub struct CharmConfig {
     pub store_insecure: bool,
     /// Relay a bearer token to a non-loopback store without TLS anyway.
     pub allow_plaintext_token: bool,
+    /// How the agents get the token.
+    pub token_relay: TokenRelay,
     /// parca.yaml's object storage from the `object-storage` option (wins over the base file).
     pub object_storage: Option<ObjectStorage>,
     /// A parca.yaml whose object storage and static jobs are kept (empty: none).
@@ -42,6 +44,30 @@ pub struct CharmConfig {
     pub parca_listen_address: String,
     /// The managed standalone Parca's in-memory storage, bytes.
     pub parca_storage_memory: u64,
+}
+
+/// `store-token-relay`: how the agents get the store's bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenRelay {
+    /// `plain`: the legacy databag key (Python requirers read it).
+    #[default]
+    Plain,
+    /// `secret`: a Juju secret granted to each agent relation, its URI in the databag.
+    Secret,
+    /// `both`: the key and the secret.
+    Both,
+}
+
+impl TokenRelay {
+    /// Whether the token goes in the legacy key.
+    pub fn plain(self) -> bool {
+        matches!(self, TokenRelay::Plain | TokenRelay::Both)
+    }
+
+    /// Whether the token goes in a Juju secret.
+    pub fn secret(self) -> bool {
+        matches!(self, TokenRelay::Secret | TokenRelay::Both)
+    }
 }
 
 /// `target-discovery`: targets written into parca.yaml, or served by the broker over http_sd.
@@ -92,6 +118,7 @@ impl CharmConfig {
         let base_config_file = text("base-config-file", "");
         let parca_binary = text("parca-binary", "");
         let parca_listen_address = text("parca-listen-address", DEFAULT_PARCA_LISTEN_ADDRESS);
+        let token_relay_option = text("store-token-relay", "plain");
         let discovery = match text("target-discovery", "static").as_str() {
             "static" => TargetDiscovery::Static,
             "http-sd" => TargetDiscovery::HttpSd,
@@ -101,6 +128,18 @@ impl CharmConfig {
                     reason: format!("{other:?} is not static or http-sd"),
                 });
                 TargetDiscovery::Static
+            }
+        };
+        let token_relay = match token_relay_option.as_str() {
+            "plain" => TokenRelay::Plain,
+            "secret" => TokenRelay::Secret,
+            "both" => TokenRelay::Both,
+            other => {
+                problems.push(ConfigProblem {
+                    option: "store-token-relay",
+                    reason: format!("{other:?} is not plain, secret or both"),
+                });
+                TokenRelay::Plain
             }
         };
         let mut flag = |option: &'static str| match raw.get(option) {
@@ -210,6 +249,7 @@ impl CharmConfig {
                 store_token,
                 store_insecure,
                 allow_plaintext_token,
+                token_relay,
                 object_storage,
                 base_config_file,
                 discovery,

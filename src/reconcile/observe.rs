@@ -23,6 +23,7 @@
 use super::cache::{CacheMiss, RemoteCache, RemoteEnd};
 use super::{AGENTS, DASHBOARDS, METRICS, PEERS, PROFILING, SELF_PROFILING, UPSTREAM, files};
 use crate::interfaces::RelationEvent;
+use crate::interfaces::parca_store::wire as store_wire;
 use crate::juju::{Dispatch, Event, JujuContext, ToolError, Tools};
 use crate::model::{Databag, RelationId, RelationSnapshot};
 use serde_json::{Map, Value};
@@ -150,6 +151,12 @@ pub struct Observed {
     pub upstream: Vec<RelationSnapshot>,
     /// parca-store-endpoint: our bags toward the agents.
     pub agents: Vec<LocalRelation>,
+    /// The bearer token of each upstream relation whose store gives it as a Juju secret
+    /// (`remote-store-bearer-token-secret`), or why the secret could not be read.
+    pub upstream_tokens: BTreeMap<RelationId, Result<String, String>>,
+    /// Our token secret toward the agents (`store-token-relay` secret or both; leader, in hooks
+    /// that read the agents' bags): its URI and token, `Ok(None)` if not made yet.
+    pub token_secret: Option<Result<Option<(String, String)>, String>>,
     /// self-profiling-endpoint: our bags toward another Parca.
     pub self_profiling: Vec<LocalRelation>,
     /// metrics-endpoint: our bags toward Prometheus (COS).
@@ -185,6 +192,47 @@ impl Observed {
     /// Current content of a managed file.
     pub fn file(&self, path: &str) -> Option<&[u8]> {
         content_of(&self.files, path)
+    }
+}
+
+/// The label of the Juju secret that holds the token relayed to the agents.
+pub const TOKEN_SECRET_LABEL: &str = "parca-broker-store-token";
+
+/// Reads the token secret of every upstream store that gives one. After `secret-changed` the
+/// latest revision is read (`--refresh`); otherwise the tracked one. A failure (not granted,
+/// removed) is kept as the reason, reported by the relay; it does not fail the hook.
+fn read_upstream_tokens(
+    tools: &Tools<'_>,
+    ctx: &JujuContext,
+    upstream: &[RelationSnapshot],
+) -> BTreeMap<RelationId, Result<String, String>> {
+    let refresh = matches!(ctx.dispatch, Dispatch::Hook(Event::SecretChanged));
+    upstream
+        .iter()
+        .filter_map(|relation| {
+            let uri = relation
+                .app
+                .get(store_wire::BEARER_TOKEN_SECRET)
+                .filter(|uri| !uri.is_empty())?;
+            let token = match tools.secret_get(uri, refresh) {
+                Ok(content) => content
+                    .get(store_wire::SECRET_TOKEN_KEY)
+                    .cloned()
+                    .ok_or_else(|| {
+                        format!("secret {uri} has no key {:?}", store_wire::SECRET_TOKEN_KEY)
+                    }),
+                Err(err) => Err(format!("cannot read secret {uri}: {}", tool_message(&err))),
+            };
+            Some((relation.id.clone(), token))
+        })
+        .collect()
+}
+
+/// A tool error's message without the argv (which may be long).
+fn tool_message(err: &ToolError) -> String {
+    match err {
+        ToolError::Failed { message, .. } => message.clone(),
+        other => other.to_string(),
     }
 }
 
@@ -277,6 +325,20 @@ pub fn observe(
         (None, Err(miss)) => (reader.read_all()?, Some(miss.to_string())),
     };
     let leader = reader.leader.get().unwrap_or(false);
+    let upstream_tokens = read_upstream_tokens(&tools, &ctx, &relations.upstream);
+    let token_secret = (leader
+        && charm_config.token_relay.secret()
+        && !relations.agents.is_empty())
+    .then(|| match tools.own_secret(TOKEN_SECRET_LABEL) {
+        Ok(found) => Ok(found.map(|(uri, content)| {
+            let token = content
+                .get(store_wire::SECRET_TOKEN_KEY)
+                .cloned()
+                .unwrap_or_default();
+            (uri, token)
+        })),
+        Err(err) => Err(err.to_string()),
+    });
     let resource = match (&full_reason, cached_resource) {
         (None, Some(cached)) => Some(cached),
         _ => Some(tools.resource_get(super::plan::PARCA_RESOURCE)?),
@@ -301,6 +363,8 @@ pub fn observe(
         scrape: relations.scrape,
         upstream: relations.upstream,
         agents: relations.agents,
+        upstream_tokens,
+        token_secret,
         self_profiling: relations.self_profiling,
         metrics_endpoint: relations.metrics_endpoint,
         grafana_dashboard: relations.grafana_dashboard,
@@ -369,7 +433,9 @@ fn full_read_reason(
             | Event::Start
             | Event::ConfigChanged
             | Event::UpgradeCharm
-            | Event::LeaderElected),
+            | Event::LeaderElected
+            // A rotated store token is relayed to every agent: rare, so simply a full read.
+            | Event::SecretChanged),
         ) => Some(Dispatch::Hook(event.clone()).to_string()),
         Dispatch::Hook(Event::UpdateStatus) if cache.is_stale(now_unix) => Some(format!(
             "last full read over {} s ago",

@@ -136,6 +136,13 @@ pub struct HookContext {
     /// Resources the charm declares → the attached file's path (`None`: not attached).
     #[serde(default)]
     pub resources: BTreeMap<String, Option<String>>,
+    /// The secrets this unit sees (its application's and those granted to it), with this
+    /// hook's changes marked dirty (committed on success).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, super::secrets::CtxSecret>,
+    /// The model's secret counter (new xids), carried back on success.
+    #[serde(default)]
+    pub next_secret: u64,
     /// Every tool invocation: tool name then arguments.
     pub calls: Vec<Vec<String>>,
     /// The hook process's peak resident memory (KiB), as the tool processes saw it (`VmHWM` of

@@ -9,6 +9,7 @@
 
 pub mod context;
 mod in_process;
+pub mod secrets;
 pub mod services;
 pub mod tool;
 
@@ -172,6 +173,8 @@ struct HookSpec {
     departing: Option<String>,
     broken: bool,
     action: Option<CtxAction>,
+    /// `secret-changed`: the secret's URI (`JUJU_SECRET_ID`).
+    secret: Option<String>,
 }
 
 impl HookSpec {
@@ -184,6 +187,7 @@ impl HookSpec {
             departing: None,
             broken: false,
             action: None,
+            secret: None,
         }
     }
 }
@@ -217,6 +221,10 @@ pub struct Model {
     real_services: Option<BTreeSet<String>>,
     /// Give every charm unit its own loopback address (see [`Model::machine_loopback`]).
     machine_loopback: bool,
+    /// Juju secrets by xid (`secrets.rs`).
+    secrets: BTreeMap<String, secrets::SimSecret>,
+    /// Secrets made so far (new xids).
+    next_secret: u64,
 }
 
 /// Services run for real end with the model (as a machine's processes end with the machine).
@@ -267,6 +275,8 @@ impl Model {
             in_process: false,
             real_services: None,
             machine_loopback: false,
+            secrets: BTreeMap::new(),
+            next_secret: 0,
         })
     }
 
@@ -547,6 +557,7 @@ impl Model {
                 broken: kind == "broken",
                 action: None,
                 relation_env: None,
+                secret: None,
             },
         )
     }
@@ -926,6 +937,66 @@ impl Model {
         Ok(())
     }
 
+    /// A remote application (its leader) adds a secret with `content`; returns its URI.
+    pub fn add_secret(&mut self, owner: &str, content: Databag) -> String {
+        self.next_secret += 1;
+        let xid = format!("sim{:017}", self.next_secret);
+        self.secrets.insert(
+            xid.clone(),
+            secrets::SimSecret {
+                owner: owner.to_owned(),
+                revisions: vec![content],
+                ..Default::default()
+            },
+        );
+        format!("secret:{xid}")
+    }
+
+    /// The owner grants a secret to a relation: the other side's units may read it.
+    pub fn grant_secret(&mut self, uri: &str, relation: u64) -> Result<()> {
+        let secret = self
+            .secrets
+            .get_mut(secrets::xid_of(uri))
+            .ok_or_else(|| SimError::Usage(format!("no secret {uri}")))?;
+        secret.grants.insert(relation);
+        Ok(())
+    }
+
+    /// The owner publishes a new revision: every charm unit tracking the secret gets
+    /// `secret-changed` (juju.md §5.4).
+    pub fn set_secret(&mut self, uri: &str, content: Databag) -> Result<()> {
+        let secret = self
+            .secrets
+            .get_mut(secrets::xid_of(uri))
+            .ok_or_else(|| SimError::Usage(format!("no secret {uri}")))?;
+        secret.revisions.push(content);
+        let consumers: Vec<String> = secret.tracked.keys().cloned().collect();
+        for unit in consumers {
+            if self.is_charm(&app_of(&unit)) && self.unit(&unit).is_some() {
+                let spec = HookSpec {
+                    secret: Some(uri.to_owned()),
+                    ..HookSpec::plain("secret-changed")
+                };
+                self.run_hook(&unit, spec)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A secret as the model holds it (owner, label, revisions, grants, tracked revisions).
+    pub fn secret(&self, uri: &str) -> Option<&secrets::SimSecret> {
+        self.secrets.get(secrets::xid_of(uri))
+    }
+
+    /// Every secret owned by `app`: URI → the secret.
+    pub fn secrets_of(&self, app: &str) -> Vec<(String, &secrets::SimSecret)> {
+        self.secrets
+            .iter()
+            .filter(|(_, s)| s.owner == app)
+            .map(|(xid, s)| (format!("secret:{xid}"), s))
+            .collect()
+    }
+
     /// Removes all injected faults.
     pub fn clear_faults(&mut self) {
         self.faults.clear();
@@ -1088,6 +1159,18 @@ impl Model {
                 .filter(|((u, _), _)| u == unit)
                 .map(|((_, tool), fault)| (tool.clone(), fault.clone()))
                 .collect(),
+            secrets: secrets::visible(
+                &self.secrets,
+                &app_name,
+                unit,
+                &self
+                    .relations
+                    .iter()
+                    .filter(|(_, r)| r.end_of(&app_name).is_some())
+                    .map(|(id, _)| *id)
+                    .collect(),
+            ),
+            next_secret: self.next_secret,
             ..Default::default()
         })
     }
@@ -1172,6 +1255,10 @@ impl Model {
             && let Some(loopback) = self.loopback_of(unit)
         {
             env.push(("PARCA_BROKER_LOOPBACK", loopback));
+        }
+        if let Some(secret) = &spec.secret {
+            env.push(("JUJU_SECRET_ID", secret.clone()));
+            env.push(("JUJU_SECRET_LABEL", String::new()));
         }
         if let Some(action) = &spec.action {
             let n = self.runs.len();
@@ -1301,6 +1388,8 @@ impl Model {
                 apply_changes(rel.app_bags.entry(app.clone()).or_default(), changes);
             }
         }
+        secrets::commit(&mut self.secrets, &app, unit, &after.secrets);
+        self.next_secret = self.next_secret.max(after.next_secret);
     }
 }
 

@@ -41,7 +41,7 @@ fn runtime(message: impl Into<String>) -> Failure {
 }
 
 /// The tool names this implementation answers to (the driver links each to the binary).
-pub const TOOLS: [&str; 21] = [
+pub const TOOLS: [&str; 25] = [
     "relation-ids",
     "relation-list",
     "relation-get",
@@ -61,6 +61,10 @@ pub const TOOLS: [&str; 21] = [
     "state-set",
     "state-delete",
     "secret-get",
+    "secret-add",
+    "secret-set",
+    "secret-info-get",
+    "secret-grant",
     "systemctl",
     "resource-get",
 ];
@@ -188,12 +192,9 @@ fn dispatch(
             ctx.pending_state.insert(key.clone(), None);
             Ok(String::new())
         }
-        "secret-get" => {
-            let flags = Flags::parse(args, &["format", "label"], &["peek", "refresh"])?;
-            Err(runtime(format!(
-                "secret {:?} not found",
-                flags.positional.first().cloned().unwrap_or_default()
-            )))
+        "secret-get" | "secret-add" | "secret-set" | "secret-info-get" | "secret-grant" => {
+            super::secrets::run(ctx, tool, args)
+                .map_err(|(code, message)| Failure { code, message })
         }
         "systemctl" => systemctl(ctx, args),
         "resource-get" => resource_get(ctx, args),

@@ -4,6 +4,7 @@ use super::{ToolError, ToolRunner};
 use crate::model::{Databag, RelationId};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// Workload status a charm may set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -71,6 +72,41 @@ const MAX_LOG_CHUNK: usize = 131_071;
 #[derive(Clone, Copy)]
 pub struct Tools<'a> {
     runner: &'a dyn ToolRunner,
+}
+
+/// Runs `work` with the path of a fresh 0600 file holding `value`, removed afterwards: how a
+/// secret's content reaches `secret-add`/`secret-set` without appearing on any argv.
+fn with_value_file<T>(
+    tool: &str,
+    value: &str,
+    work: impl FnOnce(&str) -> Result<T, ToolError>,
+) -> Result<T, ToolError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("parca-broker-secret-{}-{n}", std::process::id()));
+    let spawn = |source| ToolError::Spawn {
+        tool: tool.to_owned(),
+        source,
+    };
+    let _ = std::fs::remove_file(&path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(spawn)?;
+    let written = file
+        .write_all(value.as_bytes())
+        .and_then(|()| file.sync_all());
+    drop(file);
+    let result = match written {
+        Ok(()) => work(&path.display().to_string()),
+        Err(err) => Err(spawn(err)),
+    };
+    let _ = std::fs::remove_file(&path);
+    result
 }
 
 fn args(list: &[&str]) -> Vec<String> {
@@ -310,9 +346,77 @@ impl<'a> Tools<'a> {
             .map(drop)
     }
 
-    /// `secret-get --format=json <uri>`: the secret's content.
-    pub fn secret_get(&self, uri: &str) -> Result<Databag, ToolError> {
-        self.json("secret-get", args(&["--format=json", uri]))
+    /// `secret-get --format=json <uri> [--refresh]`: the secret's content (the tracked
+    /// revision; `refresh` moves to the latest, as after `secret-changed`).
+    pub fn secret_get(&self, uri: &str, refresh: bool) -> Result<Databag, ToolError> {
+        let mut argv = args(&["--format=json", uri]);
+        if refresh {
+            argv.push("--refresh".to_owned());
+        }
+        self.json("secret-get", argv)
+    }
+
+    /// Our application's secret labelled `label`: its URI and content, `None` if there is
+    /// none (`secret-info-get`, then `secret-get` of the owner, which reads the latest).
+    pub fn own_secret(&self, label: &str) -> Result<Option<(String, Databag)>, ToolError> {
+        let info: Result<BTreeMap<String, Value>, ToolError> = self.json(
+            "secret-info-get",
+            args(&["--format=json", &format!("--label={label}")]),
+        );
+        let xid = match info {
+            Ok(info) => match info.into_keys().next() {
+                Some(xid) => xid,
+                None => return Ok(None),
+            },
+            Err(ToolError::Failed { message, .. }) if message.contains("not found") => {
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        let uri = if xid.starts_with("secret:") {
+            xid
+        } else {
+            format!("secret:{xid}")
+        };
+        let content = self.secret_get(&uri, false)?;
+        Ok(Some((uri, content)))
+    }
+
+    /// `secret-add --label <label> <key>#file=<tmp>`: a new application secret holding
+    /// `value` under `key`; its URI. The value goes through a 0600 file, never on argv.
+    pub fn secret_add(&self, label: &str, key: &str, value: &str) -> Result<String, ToolError> {
+        with_value_file("secret-add", value, |path| {
+            let out = self.runner.run(
+                "secret-add",
+                &args(&[&format!("--label={label}"), &format!("{key}#file={path}")]),
+                None,
+            )?;
+            Ok(out.trim().to_owned())
+        })
+    }
+
+    /// `secret-set <uri> <key>#file=<tmp>`: a new revision with `value` under `key`.
+    pub fn secret_set(&self, uri: &str, key: &str, value: &str) -> Result<(), ToolError> {
+        with_value_file("secret-set", value, |path| {
+            self.runner
+                .run(
+                    "secret-set",
+                    &args(&[uri, &format!("{key}#file={path}")]),
+                    None,
+                )
+                .map(drop)
+        })
+    }
+
+    /// `secret-grant -r <relation> <uri>`.
+    pub fn secret_grant(&self, uri: &str, relation: &RelationId) -> Result<(), ToolError> {
+        self.runner
+            .run(
+                "secret-grant",
+                &args(&["-r", &relation.to_string(), uri]),
+                None,
+            )
+            .map(drop)
     }
 
     /// `state-get --format=json <key>`: server-side unit state; `None` if unset.

@@ -30,7 +30,7 @@ mod store;
 mod workload;
 
 pub use service::SERVICE_UNIT;
-pub use store::StoreSource;
+pub use store::{PENDING_SECRET_URI, SecretChange, StoreSource, TokenSecret};
 pub use workload::{PARCA_RESOURCE, PARCA_SERVICE, ParcaBinary, binary as parca_binary};
 
 /// The key of the peer unit bag holding the unit's address.
@@ -77,6 +77,9 @@ pub struct Plan {
     pub files: Vec<FileWrite>,
     /// Databag changes.
     pub relation_writes: Vec<RelationWrite>,
+    /// The token secret toward the agents: made or updated, and granted, before the databag
+    /// writes (which may carry its URI).
+    pub token_secret: Option<TokenSecret>,
     /// Files to remove (logical paths).
     pub removals: Vec<String>,
     /// Files outside the root to make executable (a Juju resource).
@@ -222,6 +225,7 @@ pub fn plan(observed: &Observed) -> Plan {
         desire_file(path, content, mode);
     }
     let mut relation_writes = relay.writes;
+    let token_secret = relay.token_secret;
     let relay_problems = relay.relay_problems;
     let store = relay.source;
 
@@ -416,6 +420,7 @@ pub fn plan(observed: &Observed) -> Plan {
     Plan {
         files,
         relation_writes,
+        token_secret,
         removals: workload.removals,
         make_executable: workload.make_executable,
         service_commands,

@@ -56,6 +56,41 @@ pub struct StoreRelay {
     pub scraper_flags: Option<Vec<String>>,
     /// Our app-bag changes toward the agents (leader only).
     pub writes: Vec<RelationWrite>,
+    /// The Juju secret that carries the token to the agents (`store-token-relay`), when it
+    /// must be made, given a new revision or granted (leader only).
+    pub token_secret: Option<TokenSecret>,
+}
+
+/// Stands for the URI of a token secret that apply makes (`secret-add`) before the databag
+/// writes, which then carry the real URI.
+pub const PENDING_SECRET_URI: &str = "secret:<pending>";
+
+/// What to do with the token secret toward the agents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSecret {
+    /// Make it, or give it a new revision.
+    pub change: Option<SecretChange>,
+    /// Its URI ([`PENDING_SECRET_URI`] while it is being made).
+    pub uri: String,
+    /// Agent relations to grant it to (those whose databag gets its URI in this hook).
+    pub grants: Vec<RelationId>,
+}
+
+/// A change to the token secret's content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretChange {
+    /// `secret-add --label <label>`.
+    Create {
+        /// The label.
+        label: &'static str,
+        /// The token.
+        token: crate::interfaces::parca_store::Token,
+    },
+    /// `secret-set`: the token changed.
+    Update {
+        /// The token.
+        token: crate::interfaces::parca_store::Token,
+    },
 }
 
 /// Decides the relay for this hook.
@@ -63,7 +98,22 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
     let mut problems = Vec::new();
     let selection = requirer::select(&observed.upstream, fixes).unwrap_or_default();
     problems.extend(selection.conflict.clone());
-    let store = match selection.chosen {
+    // A store may give its token as a Juju secret (our extension; the legacy key is the
+    // fallback): the secret wins, and a secret that cannot be read stops the relay.
+    let mut secret_problem = None;
+    let chosen = selection.chosen.map(|(relation, mut store)| {
+        match observed.upstream_tokens.get(&relation) {
+            Some(Ok(token)) => {
+                store.token = crate::interfaces::parca_store::Token::new(token.clone())
+            }
+            Some(Err(why)) => {
+                secret_problem = Some(format!("{}: {why}", store_wire::BEARER_TOKEN_SECRET))
+            }
+            None => {}
+        }
+        (relation, store)
+    });
+    let store = match chosen {
         Some((relation, store)) if store.is_ready() => {
             let app = remote_app(&observed.upstream, &relation);
             StoreSource::Relation {
@@ -91,7 +141,7 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
         },
         None => StoreSource::None,
     };
-    let agent_bag = match &store {
+    let mut agent_bag = match &store {
         StoreSource::Relation { store, .. } | StoreSource::Config { store } => {
             match store.app_databag(true, &observed.ctx.unit, None, "", fixes) {
                 Ok(bag) => bag.unwrap_or_default(),
@@ -132,6 +182,54 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
     if let Some(problem) = plaintext_token(&published, config.allow_plaintext_token) {
         relay_problems.push(format!("{} not relayed: {problem}", store_origin(&store)));
     }
+    if let Some(problem) = secret_problem {
+        relay_problems.push(format!("{} not relayed: {problem}", store_origin(&store)));
+    }
+    // How the agents get the token: the legacy key, a Juju secret, or both.
+    let token = agent_bag
+        .get(store_wire::BEARER_TOKEN)
+        .cloned()
+        .unwrap_or_default();
+    let mut token_secret = None;
+    if config.token_relay.secret() && !token.is_empty() {
+        match &observed.token_secret {
+            Some(Ok(Some((uri, current)))) => {
+                token_secret = Some(TokenSecret {
+                    change: (current != &token).then(|| SecretChange::Update {
+                        token: crate::interfaces::parca_store::Token::new(token.clone()),
+                    }),
+                    uri: uri.clone(),
+                    grants: Vec::new(),
+                });
+            }
+            Some(Ok(None)) => {
+                token_secret = Some(TokenSecret {
+                    change: Some(SecretChange::Create {
+                        label: crate::reconcile::observe::TOKEN_SECRET_LABEL,
+                        token: crate::interfaces::parca_store::Token::new(token.clone()),
+                    }),
+                    uri: PENDING_SECRET_URI.to_owned(),
+                    grants: Vec::new(),
+                });
+            }
+            Some(Err(why)) => relay_problems.push(format!(
+                "{} not relayed: the token secret {:?} cannot be read: {why}",
+                store_origin(&store),
+                crate::reconcile::observe::TOKEN_SECRET_LABEL
+            )),
+            // Not read in this hook: no agent bag is written either.
+            None => {}
+        }
+    }
+    if let Some(secret) = &token_secret {
+        agent_bag.insert(
+            store_wire::BEARER_TOKEN_SECRET.to_owned(),
+            secret.uri.clone(),
+        );
+    }
+    if !config.token_relay.plain() {
+        agent_bag.remove(store_wire::BEARER_TOKEN);
+    }
     let relay_ok = relay_problems.is_empty();
     problems.extend(relay_problems.iter().cloned());
     let mut files = Vec::new();
@@ -164,6 +262,7 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
     let store_keys = [
         store_wire::ADDRESS,
         store_wire::BEARER_TOKEN,
+        store_wire::BEARER_TOKEN_SECRET,
         store_wire::INSECURE,
     ];
     if observed.leader && relay_ok {
@@ -171,6 +270,21 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
             push_diff(&mut writes, agent, true, &agent_bag, &store_keys);
         }
     }
+    // The secret is granted to each agent relation whose bag gets its URI now (a new relation,
+    // or a new secret); a failed hook loses both the grant and the write, and redoes both.
+    if let Some(secret) = &mut token_secret {
+        secret.grants = writes
+            .iter()
+            .filter(|w| {
+                w.changes
+                    .get(store_wire::BEARER_TOKEN_SECRET)
+                    .is_some_and(|uri| !uri.is_empty())
+            })
+            .map(|w| w.relation.clone())
+            .collect();
+    }
+    let token_secret = token_secret
+        .filter(|s| observed.leader && relay_ok && (s.change.is_some() || !s.grants.is_empty()));
 
     StoreRelay {
         source: store,
@@ -179,6 +293,7 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
         files,
         scraper_flags,
         writes,
+        token_secret,
     }
 }
 
