@@ -760,3 +760,108 @@ async fn a_bad_state_file_keeps_the_last_good_state_and_shows_in_readyz() {
     }
     service.stop.take().unwrap().send(()).unwrap();
 }
+
+/// Issue 11, item 11: under systemd's default limit of 1,024 open files, 2,000 reachable
+/// targets are all probed and the service stays reachable: the prober holds no connection per
+/// target (before, 5,000 reachable targets held 5,010 descriptors and locked the service out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_reachable_targets_fit_under_a_1024_file_limit() {
+    parca_broker::service::install_tls_provider();
+    // One pprof-like server that every loopback address reaches: 2,000 distinct targets.
+    let listener = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = Router::new().route(
+        "/debug/pprof/",
+        get(|| async { "<html>pprof index</html>" }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let targets: Vec<(String, String)> = (0..2_000)
+        .map(|i| {
+            (
+                format!("demo/{i}"),
+                format!("127.0.{}.{}:{port}", i / 250, i % 250 + 1),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, String)> = targets
+        .iter()
+        .map(|(u, t)| (u.as_str(), t.clone()))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("parca-broker-nofile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    std::fs::write(&state, serde_json::to_vec(&snapshot(&refs)).unwrap()).unwrap();
+    let service = dead_address();
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 1024 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_parca-broker"))
+        .args([
+            "serve",
+            "--listen",
+            &service.to_string(),
+            "--probe-interval",
+            "1",
+            "--state",
+        ])
+        .arg(&state)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    /// Kills the service when the test ends, failed or not.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = child.id();
+    let child = Reap(child);
+    let base = format!("http://{service}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut most_fds = 0;
+    let mut all_up = false;
+    let mut limit = String::new();
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+        most_fds = most_fds.max(fds);
+        if let Ok(response) = client.get(format!("{base}/api/v1/status")).send().await
+            && let Ok(status) = response.json::<Value>().await
+        {
+            // Answering: the service runs (exec'd under the limit).
+            limit = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap_or_default();
+            if status["targets_up"] == 2_000 {
+                all_up = true;
+                break;
+            }
+        }
+    }
+    let health = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    drop(child);
+    eprintln!("2,000 reachable targets: at most {most_fds} descriptors open");
+    assert!(
+        limit
+            .lines()
+            .any(|l| l.starts_with("Max open files") && l.contains("1024")),
+        "the service ran under a 1,024 file limit: {limit}"
+    );
+    assert!(
+        all_up,
+        "not every target was probed up (at most {most_fds} descriptors)"
+    );
+    assert!(matches!(health, Ok(200)), "{health:?}");
+    assert!(
+        most_fds < 200,
+        "{most_fds} descriptors open at once for 2,000 reachable targets"
+    );
+}
