@@ -304,7 +304,8 @@ fn plaintext_token(
     allowed: bool,
 ) -> Option<String> {
     let token = !store.token.expose().is_empty();
-    let insecure = store.insecure.trim().eq_ignore_ascii_case("true");
+    // As parca and parca-agent read the flag (Go's ParseBool: `1`, `t`, `TRUE`, … too).
+    let insecure = store.insecure_bool() == Some(true);
     if allowed || !token || !insecure || store.address.is_empty() {
         return None;
     }
@@ -332,5 +333,40 @@ fn store_origin(store: &StoreSource) -> String {
         }
         StoreSource::Config { .. } => "store from config store-address".to_owned(),
         StoreSource::None => "store".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::interfaces::parca_store::{StoreConfig, Token};
+
+    fn store(address: &str, insecure: &str) -> StoreConfig {
+        StoreConfig {
+            address: address.into(),
+            token: Token::new("t0k3n"),
+            insecure: insecure.into(),
+        }
+    }
+
+    #[test]
+    fn a_token_in_clear_off_the_machine_is_refused_whatever_spells_true() {
+        for insecure in ["true", "True", "TRUE", "t", "T", "1"] {
+            assert!(
+                plaintext_token(&store("store.example:7070", insecure), false).is_some(),
+                "{insecure}"
+            );
+        }
+        assert!(plaintext_token(&store("store.example:7070", "true"), true).is_none());
+        assert!(plaintext_token(&store("store.example:7070", "false"), false).is_none());
+        for loopback in ["127.0.0.1:7070", "[::1]:7070", "localhost:7070"] {
+            assert!(
+                plaintext_token(&store(loopback, "true"), false).is_none(),
+                "{loopback}"
+            );
+        }
+        let mut no_token = store("store.example:7070", "true");
+        no_token.token = Token::new("");
+        assert!(plaintext_token(&no_token, false).is_none());
     }
 }
