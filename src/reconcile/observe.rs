@@ -23,7 +23,7 @@
 use super::cache::{CacheMiss, RemoteCache, RemoteEnd};
 use super::{AGENTS, DASHBOARDS, METRICS, PEERS, PROFILING, SELF_PROFILING, UPSTREAM, files};
 use crate::interfaces::RelationEvent;
-use crate::interfaces::parca_store::wire as store_wire;
+use crate::interfaces::parca_store::{Token, wire as store_wire};
 use crate::juju::{Dispatch, Event, JujuContext, ToolError, Tools};
 use crate::model::{Databag, RelationId, RelationSnapshot};
 use serde_json::{Map, Value};
@@ -153,10 +153,10 @@ pub struct Observed {
     pub agents: Vec<LocalRelation>,
     /// The bearer token of each upstream relation whose store gives it as a Juju secret
     /// (`remote-store-bearer-token-secret`), or why the secret could not be read.
-    pub upstream_tokens: BTreeMap<RelationId, Result<String, String>>,
+    pub upstream_tokens: BTreeMap<RelationId, Result<Token, String>>,
     /// Our token secret toward the agents (`store-token-relay` secret or both; leader, in hooks
     /// that read the agents' bags): its URI and token, `Ok(None)` if not made yet.
-    pub token_secret: Option<Result<Option<(String, String)>, String>>,
+    pub token_secret: Option<Result<Option<(String, Token)>, String>>,
     /// self-profiling-endpoint: our bags toward another Parca.
     pub self_profiling: Vec<LocalRelation>,
     /// metrics-endpoint: our bags toward Prometheus (COS).
@@ -205,7 +205,7 @@ fn read_upstream_tokens(
     tools: &Tools<'_>,
     ctx: &JujuContext,
     upstream: &[RelationSnapshot],
-) -> BTreeMap<RelationId, Result<String, String>> {
+) -> BTreeMap<RelationId, Result<Token, String>> {
     let refresh = matches!(ctx.dispatch, Dispatch::Hook(Event::SecretChanged));
     upstream
         .iter()
@@ -217,7 +217,7 @@ fn read_upstream_tokens(
             let token = match tools.secret_get(uri, refresh) {
                 Ok(content) => content
                     .get(store_wire::SECRET_TOKEN_KEY)
-                    .cloned()
+                    .map(|token| Token::new(token.clone()))
                     .ok_or_else(|| {
                         format!("secret {uri} has no key {:?}", store_wire::SECRET_TOKEN_KEY)
                     }),
@@ -335,7 +335,7 @@ pub fn observe(
                 .get(store_wire::SECRET_TOKEN_KEY)
                 .cloned()
                 .unwrap_or_default();
-            (uri, token)
+            (uri, Token::new(token))
         })),
         Err(err) => Err(err.to_string()),
     });

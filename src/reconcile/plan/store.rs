@@ -103,9 +103,7 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
     let mut secret_problem = None;
     let chosen = selection.chosen.map(|(relation, mut store)| {
         match observed.upstream_tokens.get(&relation) {
-            Some(Ok(token)) => {
-                store.token = crate::interfaces::parca_store::Token::new(token.clone())
-            }
+            Some(Ok(token)) => store.token = token.clone(),
             Some(Err(why)) => {
                 secret_problem = Some(format!("{}: {why}", store_wire::BEARER_TOKEN_SECRET))
             }
@@ -195,7 +193,7 @@ pub fn relay(observed: &Observed, config: &CharmConfig, fixes: FixSet) -> StoreR
         match &observed.token_secret {
             Some(Ok(Some((uri, current)))) => {
                 token_secret = Some(TokenSecret {
-                    change: (current != &token).then(|| SecretChange::Update {
+                    change: (current.expose() != token).then(|| SecretChange::Update {
                         token: crate::interfaces::parca_store::Token::new(token.clone()),
                     }),
                     uri: uri.clone(),
