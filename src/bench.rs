@@ -445,43 +445,64 @@ pub fn run(binary: &Path, source: &Path, work: &Path, quick: bool) -> Result<Rep
     Ok(Report { rows, per_k })
 }
 
-/// Starts `serve` on a state file of 1,000 apps × 5 units (10,000 targets on closed loopback
-/// ports, so probes fail at once), waits until it is idle, and reads its `VmRSS` (KiB).
-fn service_idle_rss(binary: &Path, work: &Path) -> Result<Option<u64>, SimError> {
-    use crate::reconcile::snapshot::BrokerSnapshot;
-    let relations = provider_relations(1000, 5, true);
+/// Writes to `path` the state of a broker whose providers are `apps` apps of 5 units, 2
+/// targets each, on closed loopback ports (probes fail at once); returns its jobs.
+pub fn write_service_state(
+    apps: u64,
+    model: &str,
+    path: &Path,
+) -> std::io::Result<Vec<crate::reconcile::snapshot::JobView>> {
+    let relations = provider_relations(apps, 5, true);
     let consumer = render_jobs(&relations, FixSet::ALL);
     let jobs = crate::reconcile::plan::job_views(&consumer.jobs);
-    let snapshot = BrokerSnapshot {
+    let snapshot = crate::reconcile::snapshot::BrokerSnapshot {
         unit: "parca-broker/0".into(),
-        model: "bench".into(),
-        jobs,
+        model: model.into(),
+        jobs: jobs.clone(),
         ..Default::default()
     };
-    std::fs::create_dir_all(work)?;
-    let state = work.join("service-state.json");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(
-        &state,
+        path,
         serde_json::to_vec(&snapshot).map_err(std::io::Error::other)?,
     )?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    drop(listener);
-    let mut child = std::process::Command::new(binary)
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--probe-interval",
-            "3600",
-            "--probe-timeout",
-            "1",
-        ])
+    Ok(jobs)
+}
+
+/// Starts `binary serve` on a free loopback port with the state file `state` and the `extra`
+/// arguments: the child (the caller stops it) and its address.
+pub fn spawn_service(
+    binary: &Path,
+    state: &Path,
+    extra: &[&str],
+) -> std::io::Result<(std::process::Child, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let child = std::process::Command::new(binary)
+        .args(["serve", "--listen", &address])
+        .args(extra)
         .arg("--state")
-        .arg(&state)
+        .arg(state)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()?;
+    Ok((child, address))
+}
+
+/// Starts `serve` on a state file of 1,000 apps × 5 units (10,000 targets on closed loopback
+/// ports, so probes fail at once), waits until it is idle, and reads its `VmRSS` (KiB).
+fn service_idle_rss(binary: &Path, work: &Path) -> Result<Option<u64>, SimError> {
+    let state = work.join("service-state.json");
+    write_service_state(1000, "bench", &state)?;
+    let (mut child, _) = spawn_service(
+        binary,
+        &state,
+        &["--probe-interval", "3600", "--probe-timeout", "1"],
+    )?;
     std::thread::sleep(Duration::from_secs(6));
     let rss = crate::simulator::tool::proc_status_kib(child.id(), "VmRSS");
     let _ = child.kill();

@@ -6,9 +6,6 @@
 //! count, errors, p50 / p99 / max latency, and the service's resident memory (peak sampled
 //! during the route, and `VmHWM` at the end).
 
-use crate::fixes::FixSet;
-use crate::interfaces::parca_scrape::render_jobs;
-use crate::reconcile::snapshot::BrokerSnapshot;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -72,9 +69,6 @@ pub enum LoadError {
     /// The service did not answer.
     #[error("the service did not become ready on {0}")]
     NotReady(String),
-    /// The state could not be serialised.
-    #[error("cannot serialise the state: {0}")]
-    State(#[from] serde_json::Error),
 }
 
 fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> LoadError {
@@ -83,35 +77,16 @@ fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> LoadError {
 
 /// Runs the load test against `binary serve`.
 pub fn run(binary: &Path, work: &Path, options: &LoadOptions) -> Result<LoadReport, LoadError> {
-    let relations = crate::bench::provider_relations(options.apps, 5, true);
-    let consumer = render_jobs(&relations, FixSet::ALL);
-    let jobs = crate::reconcile::plan::job_views(&consumer.jobs);
+    let state = work.join("loadtest-state.json");
+    let jobs = crate::bench::write_service_state(options.apps, "loadtest", &state)
+        .map_err(io("write the state"))?;
     let targets = jobs
         .iter()
         .flat_map(|j| j.groups.iter().map(|g| g.targets.len()))
         .sum();
     let sd_job = jobs.first().map(|j| j.name.clone()).unwrap_or_default();
-    let snapshot = BrokerSnapshot {
-        unit: "parca-broker/0".into(),
-        model: "loadtest".into(),
-        jobs,
-        ..Default::default()
-    };
-    std::fs::create_dir_all(work).map_err(io("create the work folder"))?;
-    let state = work.join("loadtest-state.json");
-    std::fs::write(&state, serde_json::to_vec(&snapshot)?).map_err(io("write the state"))?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(io("find a free port"))?
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let mut child = std::process::Command::new(binary)
-        .args(["serve", "--listen", &address, "--state"])
-        .arg(&state)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(io("start the service"))?;
+    let (mut child, address) =
+        crate::bench::spawn_service(binary, &state, &[]).map_err(io("start the service"))?;
     let result = drive(child.id(), &address, &sd_job, targets, options);
     let _ = child.kill();
     let _ = child.wait();

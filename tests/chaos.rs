@@ -153,6 +153,60 @@ impl Chaos {
         self.rng.pick(&self.providers).cloned()
     }
 
+    /// An operation on the provider `app` (relation `id`), by `roll` (10 to 55).
+    fn provider_op(&mut self, roll: usize, app: &str, id: u64) -> String {
+        let units = self.model.units(app);
+        match roll {
+            10..=19 if units.len() >= 4 => format!("{app} has 4 units"),
+            10..=19 => {
+                let m = &mut self.model;
+                let unit = m.add_unit(app).unwrap();
+                let address = m.unit(&unit).unwrap().address.clone();
+                m.set_unit_data(id, &unit, unit_bag(&unit, &address))
+                    .unwrap();
+                format!("add unit {unit}")
+            }
+            20..=26 if units.len() > 1 => {
+                let unit = &units[units.len() - 1];
+                self.model.remove_unit(unit).unwrap();
+                format!("remove unit {unit}")
+            }
+            20..=26 => "keep the last unit".into(),
+            27..=30 => {
+                self.model.remove_relation(id).unwrap();
+                self.providers.retain(|(a, _)| a != app);
+                format!("remove relation {id} ({app})")
+            }
+            31..=45 => {
+                let variant = self.rng.below(10);
+                self.model
+                    .set_app_data(id, app, provider_bag(app, variant))
+                    .unwrap();
+                format!("app data {app} variant {variant}")
+            }
+            _ => {
+                let unit = self.rng.pick(&units).unwrap().clone();
+                let address = self.model.unit(&unit).unwrap().address.clone();
+                // Another related provider, whose unit name variant 3 claims (F14).
+                let other = self
+                    .providers
+                    .iter()
+                    .map(|(a, _)| a.as_str())
+                    .find(|a| *a != app)
+                    .unwrap_or("store");
+                let variant = self.rng.below(5);
+                let bag = match variant {
+                    0 | 1 => unit_bag(&unit, &address),
+                    2 => unit_bag(&unit, "not an address:"),
+                    3 => unit_bag(&format!("{other}/0"), &address),
+                    _ => Databag::new(),
+                };
+                self.model.set_unit_data(id, &unit, bag).unwrap();
+                format!("unit data {unit} variant {variant}")
+            }
+        }
+    }
+
     /// One random operation; returns its name and whether tools were made to fail.
     fn step(&mut self) -> (String, bool) {
         let roll = self.rng.below(100);
@@ -201,64 +255,8 @@ impl Chaos {
                 self.providers.push((app.clone(), id));
                 format!("add provider {app}")
             }
-            10..=19 => match self.provider() {
-                Some((app, _)) if self.model.units(&app).len() >= 4 => format!("{app} has 4 units"),
-                Some((app, id)) => {
-                    let m = &mut self.model;
-                    let unit = m.add_unit(&app).unwrap();
-                    let address = m.unit(&unit).unwrap().address.clone();
-                    m.set_unit_data(id, &unit, unit_bag(&unit, &address))
-                        .unwrap();
-                    format!("add unit {unit}")
-                }
-                None => "no provider".into(),
-            },
-            20..=26 => match self.provider() {
-                Some((app, _)) => {
-                    let units = self.model.units(&app);
-                    if units.len() > 1 {
-                        let unit = units[units.len() - 1].clone();
-                        self.model.remove_unit(&unit).unwrap();
-                        format!("remove unit {unit}")
-                    } else {
-                        "keep the last unit".into()
-                    }
-                }
-                None => "no provider".into(),
-            },
-            27..=30 => match self.provider() {
-                Some((app, id)) => {
-                    self.model.remove_relation(id).unwrap();
-                    self.providers.retain(|(a, _)| a != &app);
-                    format!("remove relation {id} ({app})")
-                }
-                None => "no provider".into(),
-            },
-            31..=45 => match self.provider() {
-                Some((app, id)) => {
-                    let variant = self.rng.below(10);
-                    self.model
-                        .set_app_data(id, &app, provider_bag(&app, variant))
-                        .unwrap();
-                    format!("app data {app} variant {variant}")
-                }
-                None => "no provider".into(),
-            },
-            46..=55 => match self.provider() {
-                Some((app, id)) => {
-                    let units = self.model.units(&app);
-                    let unit = self.rng.pick(&units).unwrap().clone();
-                    let address = self.model.unit(&unit).unwrap().address.clone();
-                    let variant = self.rng.below(5);
-                    let bag = match variant {
-                        0 | 1 => unit_bag(&unit, &address),
-                        2 => unit_bag(&unit, "not an address:"),
-                        3 => unit_bag("parca/0", &address),
-                        _ => Databag::new(),
-                    };
-                    self.model.set_unit_data(id, &unit, bag).unwrap();
-                    format!("unit data {unit} variant {variant}")
-                }
+            10..=55 => match self.provider() {
+                Some((app, id)) => self.provider_op(roll, &app, id),
                 None => "no provider".into(),
             },
             56..=60 => {
@@ -438,57 +436,16 @@ impl Chaos {
         let runs = self.model.runs()[before..].to_vec();
         self.check("settle", &runs, false);
         for unit in self.model.units(BROKER) {
-            let plan = self.model.probe_full_reconcile(&unit).unwrap();
-            let damaged = self.damaged.contains(&unit);
-            let files: Vec<&str> = plan
-                .files
-                .iter()
-                .map(|f| f.path.as_str())
-                .filter(|path| !(damaged && path.ends_with("remote-cache.json")))
-                .collect();
-            let context = || self.log[self.log.len().saturating_sub(8)..].join("\n  ");
-            // What differs, line by line (the first few), for the failure message.
-            let differences: Vec<String> = plan
-                .files
-                .iter()
-                .filter(|f| files.contains(&f.path.as_str()))
-                .flat_map(|f| {
-                    let now = self.model.file(&unit, &f.path).unwrap_or_default();
-                    let new = String::from_utf8_lossy(&f.content).into_owned();
-                    let now_lines: Vec<String> = now.lines().map(str::to_owned).collect();
-                    new.lines()
-                        .enumerate()
-                        .filter(|(i, line)| now_lines.get(*i).map(String::as_str) != Some(*line))
-                        .take(6)
-                        .map(|(i, line)| {
-                            format!(
-                                "{}:{i}: now {:?}, full {:?}",
-                                f.path,
-                                now_lines.get(i).map(String::as_str).unwrap_or(""),
-                                line
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect();
+            let differences = common::full_reconcile_differences(
+                &self.model,
+                &unit,
+                self.damaged.contains(&unit),
+            );
             assert!(
-                files.is_empty(),
-                "after op {at}, {unit}: a full reconcile would write {files:?}:\n  {}\nlast ops:\n  {}",
+                differences.is_empty(),
+                "after op {at}, {unit}:\n  {}\nlast ops:\n  {}",
                 differences.join("\n  "),
-                context()
-            );
-            assert!(
-                plan.relation_writes.is_empty(),
-                "after op {at}, {unit}: a full reconcile would write {:?}; last ops:\n  {}",
-                plan.relation_writes,
-                context()
-            );
-            let status = self.model.status(&unit).unwrap();
-            assert_eq!(
-                (plan.status.0.as_str(), plan.status.1.as_str()),
-                (status.status.as_str(), status.message.as_str()),
-                "after op {at}, {unit}: status; last ops:\n  {}",
-                context()
+                self.log[self.log.len().saturating_sub(8)..].join("\n  ")
             );
         }
     }

@@ -308,33 +308,15 @@ impl World {
     /// Every broker unit is what a full reconcile would make it.
     fn assert_equals_full_reconcile(&self, after: &Op) {
         for unit in self.units_of(BROKER) {
-            let plan = self.model.probe_full_reconcile(&unit).unwrap();
-            let damaged = self.damaged.contains(&unit);
-            let files: Vec<&str> = plan
-                .files
-                .iter()
-                .map(|f| f.path.as_str())
-                .filter(|path| !(damaged && path.ends_with("remote-cache.json")))
-                .collect();
-            assert!(
-                files.is_empty(),
-                "{unit} after {after:?}: a full reconcile would write {files:?}"
+            let differences = common::full_reconcile_differences(
+                &self.model,
+                &unit,
+                self.damaged.contains(&unit),
             );
             assert!(
-                plan.relation_writes.is_empty(),
-                "{unit} after {after:?}: a full reconcile would write {:?}",
-                plan.relation_writes
-            );
-            assert!(
-                plan.service_commands.is_empty(),
-                "{unit}: {:?}",
-                plan.service_commands
-            );
-            let status = self.model.status(&unit).unwrap();
-            assert_eq!(
-                (plan.status.0.as_str(), plan.status.1.as_str()),
-                (status.status.as_str(), status.message.as_str()),
-                "{unit} after {after:?}: status"
+                differences.is_empty(),
+                "{unit} after {after:?}:\n  {}",
+                differences.join("\n  ")
             );
         }
     }

@@ -516,6 +516,19 @@ async fn serve_limited(
     (address, tx, server)
 }
 
+/// `GET /healthz` on a fresh connection, read to the end: the raw HTTP answer.
+async fn healthz_on_a_new_connection(address: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.unwrap();
+    reply
+}
+
 /// Issue 11, item 10: half-sent and idle connections are closed after the header-read timeout,
 /// and with every connection slot taken a new client waits for one instead of failing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -544,18 +557,9 @@ async fn idle_and_half_sent_connections_are_closed_and_the_cap_holds() {
     }
     // A real client still gets through: the idle ones are dropped after the timeout.
     let started = std::time::Instant::now();
-    let health = tokio::time::timeout(Duration::from_secs(5), async {
-        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).await.unwrap();
-        reply
-    })
-    .await
-    .expect("a client waited for a slot and got an answer");
+    let health = tokio::time::timeout(Duration::from_secs(5), healthz_on_a_new_connection(address))
+        .await
+        .expect("a client waited for a slot and got an answer");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(
         started.elapsed() >= Duration::from_millis(400),
@@ -655,7 +659,7 @@ async fn health_is_published_as_probes_finish() {
 /// no progress for the stall timeout, freeing its slot and its buffered response.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_cut_off_after_the_write_stall_timeout() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let (address, tx, server) = serve_limited(
         "stall",
         parca_broker::service::ConnectionLimits {
@@ -681,16 +685,10 @@ async fn a_client_that_stops_reading_is_cut_off_after_the_write_stall_timeout() 
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = std::time::Instant::now();
-    let health = tokio::time::timeout(Duration::from_secs(10), async {
-        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            .await
-            .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).await.unwrap();
-        reply
-    })
+    let health = tokio::time::timeout(
+        Duration::from_secs(10),
+        healthz_on_a_new_connection(address),
+    )
     .await
     .expect("the stuck client was cut off and the slot freed");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");

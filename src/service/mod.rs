@@ -424,18 +424,28 @@ impl<S> WriteStallTimeout<S> {
         }
     }
 
-    /// After a write or flush returned `Pending`: `Ready(error)` once the stall is too long.
-    fn check_stall(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Error> {
+    /// The outcome of a write or flush of `inner`: progress restarts the clock; `Pending`
+    /// becomes a `TimedOut` error once it has lasted longer than the timeout.
+    fn watch<T>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        polled: std::task::Poll<std::io::Result<T>>,
+    ) -> std::task::Poll<std::io::Result<T>> {
+        use std::task::Poll;
+        if polled.is_ready() {
+            self.stalled_since = None;
+            return polled;
+        }
         let timeout = self.timeout;
         let sleep = self
             .stalled_since
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         match std::future::Future::poll(sleep.as_mut(), cx) {
-            std::task::Poll::Ready(()) => std::task::Poll::Ready(std::io::Error::new(
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "the client stopped reading the response",
-            )),
-            std::task::Poll::Pending => std::task::Poll::Pending,
+            ))),
+            Poll::Pending => Poll::Pending,
         }
     }
 }
@@ -456,14 +466,8 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteStallTimeo
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        use std::task::Poll;
-        match std::pin::Pin::new(&mut self.inner).poll_write(cx, buf) {
-            Poll::Ready(result) => {
-                self.stalled_since = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => self.check_stall(cx).map(Err),
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.watch(cx, polled)
     }
 
     fn poll_write_vectored(
@@ -471,14 +475,8 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteStallTimeo
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
-        use std::task::Poll;
-        match std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs) {
-            Poll::Ready(result) => {
-                self.stalled_since = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => self.check_stall(cx).map(Err),
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.watch(cx, polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -489,14 +487,8 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteStallTimeo
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        use std::task::Poll;
-        match std::pin::Pin::new(&mut self.inner).poll_flush(cx) {
-            Poll::Ready(result) => {
-                self.stalled_since = None;
-                Poll::Ready(result)
-            }
-            Poll::Pending => self.check_stall(cx).map(Err),
-        }
+        let polled = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.watch(cx, polled)
     }
 
     fn poll_shutdown(

@@ -940,7 +940,7 @@ impl Model {
     /// A remote application (its leader) adds a secret with `content`; returns its URI.
     pub fn add_secret(&mut self, owner: &str, content: Databag) -> String {
         self.next_secret += 1;
-        let xid = format!("sim{:017}", self.next_secret);
+        let xid = secrets::new_xid(self.next_secret);
         self.secrets.insert(
             xid.clone(),
             secrets::SimSecret {
@@ -949,26 +949,25 @@ impl Model {
                 ..Default::default()
             },
         );
-        format!("secret:{xid}")
+        secrets::uri(&xid)
+    }
+
+    fn secret_mut(&mut self, uri: &str) -> Result<&mut secrets::SimSecret> {
+        self.secrets
+            .get_mut(secrets::xid_of(uri))
+            .ok_or_else(|| SimError::Usage(format!("no secret {uri}")))
     }
 
     /// The owner grants a secret to a relation: the other side's units may read it.
     pub fn grant_secret(&mut self, uri: &str, relation: u64) -> Result<()> {
-        let secret = self
-            .secrets
-            .get_mut(secrets::xid_of(uri))
-            .ok_or_else(|| SimError::Usage(format!("no secret {uri}")))?;
-        secret.grants.insert(relation);
+        self.secret_mut(uri)?.grants.insert(relation);
         Ok(())
     }
 
     /// The owner publishes a new revision: every charm unit tracking the secret gets
     /// `secret-changed` (juju.md §5.4).
     pub fn set_secret(&mut self, uri: &str, content: Databag) -> Result<()> {
-        let secret = self
-            .secrets
-            .get_mut(secrets::xid_of(uri))
-            .ok_or_else(|| SimError::Usage(format!("no secret {uri}")))?;
+        let secret = self.secret_mut(uri)?;
         secret.revisions.push(content);
         let consumers: Vec<String> = secret.tracked.keys().cloned().collect();
         for unit in consumers {
@@ -993,7 +992,7 @@ impl Model {
         self.secrets
             .iter()
             .filter(|(_, s)| s.owner == app)
-            .map(|(xid, s)| (format!("secret:{xid}"), s))
+            .map(|(xid, s)| (secrets::uri(xid), s))
             .collect()
     }
 

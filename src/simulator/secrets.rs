@@ -50,8 +50,14 @@ pub struct CtxSecret {
 /// A hook tool failure: exit code and message.
 pub type Failure = (i32, String);
 
-fn uri(xid: &str) -> String {
+/// `secret:<xid>`.
+pub(crate) fn uri(xid: &str) -> String {
     format!("secret:{xid}")
+}
+
+/// The `n`-th secret's xid in the model (Juju's are 20 characters too).
+pub(crate) fn new_xid(n: u64) -> String {
+    format!("sim{n:017}")
 }
 
 /// The xid of `secret:<xid>`, `secret://<model>/<xid>` or a bare xid.
@@ -206,7 +212,7 @@ pub fn run(ctx: &mut HookContext, tool: &str, args: &[String]) -> Result<String,
                 return Err((1, format!("secret with label {label:?} already exists")));
             }
             ctx.next_secret += 1;
-            let xid = format!("sim{:017}", ctx.next_secret);
+            let xid = new_xid(ctx.next_secret);
             ctx.secrets.insert(
                 xid.clone(),
                 CtxSecret {

@@ -133,3 +133,60 @@ pub fn relate_store(m: &mut parca_broker::simulator::Model, address: &str, token
         .unwrap();
     id
 }
+
+/// What a full reconcile of `unit` (planned, not carried out) would still do: files to write
+/// (each with its first differing lines), databag writes, service commands, another status.
+/// Empty: the unit is what a full reconcile would make it. With `cache_damaged` the remote-data
+/// cache is left out (the test damaged it and a full reconcile rewrites it).
+pub fn full_reconcile_differences(
+    m: &parca_broker::simulator::Model,
+    unit: &str,
+    cache_damaged: bool,
+) -> Vec<String> {
+    let plan = m.probe_full_reconcile(unit).unwrap();
+    let mut differences = Vec::new();
+    for file in &plan.files {
+        if cache_damaged && file.path.ends_with("remote-cache.json") {
+            continue;
+        }
+        differences.push(format!("a full reconcile would write {}", file.path));
+        let now = m.file(unit, &file.path).unwrap_or_default();
+        let now_lines: Vec<&str> = now.lines().collect();
+        let full = String::from_utf8_lossy(&file.content).into_owned();
+        for (i, line) in full
+            .lines()
+            .enumerate()
+            .filter(|(i, line)| now_lines.get(*i) != Some(line))
+            .take(6)
+        {
+            differences.push(format!(
+                "  {}:{i}: now {:?}, full {:?}",
+                file.path,
+                now_lines.get(i).copied().unwrap_or(""),
+                line
+            ));
+        }
+    }
+    if !plan.relation_writes.is_empty() {
+        differences.push(format!(
+            "a full reconcile would write {:?}",
+            plan.relation_writes
+        ));
+    }
+    if !plan.service_commands.is_empty() {
+        differences.push(format!(
+            "a full reconcile would run {:?}",
+            plan.service_commands
+        ));
+    }
+    let status = m.status(unit).unwrap();
+    if (plan.status.0.as_str(), plan.status.1.as_str())
+        != (status.status.as_str(), status.message.as_str())
+    {
+        differences.push(format!(
+            "status {:?} {:?}, a full reconcile says {:?} {:?}",
+            status.status, status.message, plan.status.0, plan.status.1
+        ));
+    }
+    differences
+}
