@@ -293,13 +293,16 @@ pub fn router(shared: Arc<Shared>) -> Router {
 
 /// Runs the service until SIGTERM or SIGINT.
 pub async fn serve(options: ServeOptions) -> Result<(), ServiceError> {
+    // Take over SIGTERM/SIGINT before the port opens: a stop sent as soon as the service
+    // answers is a graceful stop, not the default action killing the process.
+    let stop = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|source| ServiceError::Bind {
             addr: options.listen,
             source,
         })?;
-    serve_with(listener, options, shutdown_signal()).await
+    serve_with(listener, options, stop).await
 }
 
 /// Runs the service on `listener` until `shutdown` completes (in-flight requests finish).
@@ -500,20 +503,25 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteStallTimeo
 }
 
 /// Ctrl-C or SIGTERM (systemd's stop).
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sig) => {
-                sig.recv().await;
+/// The handlers are installed when this is called, not when it is first awaited, so a signal
+/// that arrives in between is not lost to the default action (termination).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        let wait = |sig: Option<tokio::signal::unix::Signal>| async move {
+            match sig {
+                Some(mut sig) => {
+                    sig.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            () = wait(interrupt) => {}
+            () = wait(terminate) => {}
         }
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate => {}
     }
 }
 
