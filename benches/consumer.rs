@@ -1,7 +1,8 @@
 //! Benchmark: the consumer rendering 1,000 provider apps with 5 units each (5,000 units), every
 //! app publishing one job with two wildcard ports (10,000 targets).
 //!
-//! Run: `cargo bench --bench consumer`. Prints the median and best of 200 renders.
+//! Run: `cargo bench --bench consumer`. Prints the median and best of 200 renders, then the
+//! median of the whole parca.yaml pipeline (issue 9's P2).
 //! Target (issue 3): ≤ 2 ms on a 2-core machine; the Python library takes ~144 ms.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // bench code: a panic is a failure report
@@ -59,4 +60,11 @@ fn main() {
             times[0].as_secs_f64() * 1e3,
         );
     }
+    // Issue 9's P2: the whole pipeline (consumer, unique names, Parca's rules, YAML text).
+    let full = parca_broker::bench::render_median(&relations, runs);
+    println!(
+        "render + validate + serialise: {APPS} apps, {} units: median {:.3} ms ({runs} runs)",
+        APPS * UNITS_PER_APP,
+        full.as_secs_f64() * 1e3,
+    );
 }

@@ -203,6 +203,32 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Runs `script` with one input per stdin line; its stdout lines.
+fn python_lines(script: &str, inputs: impl Iterator<Item = String>) -> Vec<String> {
+    let mut python = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 (with PyYAML) is needed for this test (scripts/test installs it)");
+    let mut input = String::new();
+    for line in inputs {
+        input.push_str(&line);
+        input.push('\n');
+    }
+    // Write from a thread: Python answers line by line, and both pipes have finite buffers.
+    let mut stdin = python.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = python.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "{script} failed");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
 #[test]
 fn dumps_is_byte_identical_to_cpython_json_dumps() {
     use proptest::strategy::ValueTree;
@@ -211,30 +237,10 @@ fn dumps_is_byte_identical_to_cpython_json_dumps() {
     let values: Vec<Value> = (0..3000)
         .map(|_| json_value().new_tree(&mut runner).unwrap().current())
         .collect();
-    let mut python = Command::new("python3")
-        .args([
-            "-c",
-            "import json,sys\nfor line in sys.stdin: print(json.dumps(json.loads(line)))",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3 is needed for this test (CI installs it)");
-    let mut input = String::new();
-    for value in &values {
-        input.push_str(&serde_json::to_string(value).unwrap());
-        input.push('\n');
-    }
-    // Write from a thread: Python answers line by line, and both pipes have finite buffers.
-    let mut stdin = python.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let output = python.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(output.status.success());
-    let lines: Vec<&str> = std::str::from_utf8(&output.stdout)
-        .unwrap()
-        .lines()
-        .collect();
+    let lines = python_lines(
+        "import json,sys\nfor line in sys.stdin: print(json.dumps(json.loads(line)))",
+        values.iter().map(|v| serde_json::to_string(v).unwrap()),
+    );
     assert_eq!(lines.len(), values.len());
     for (value, python_line) in values.iter().zip(lines) {
         let ours = pyjson::dumps(&pyjson::loads(&serde_json::to_string(value).unwrap()).unwrap());
@@ -287,5 +293,83 @@ proptest! {
             prop_assert!(checked.is_ok(), "{:?}\n{}", checked.err(), rendered.yaml);
             prop_assert_eq!(rendered.config.scrape_configs.len() + rendered.dropped.len(), out.jobs.len());
         }
+    }
+}
+
+/// Strings that look like YAML's other types, its syntax, or are anything at all.
+fn yaml_tricky_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[-+.0-9eExob_:]{0,8}",
+        "[-+]?[0-9_]{1,3}(:[0-9]{1,2}){1,2}(\\.[0-9_]*)?",
+        "(?i)(y|n|yes|no|on|off|true|false|null|~|\\.inf|\\.nan|<<|=)",
+        "[ -~]{0,12}",
+        "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ][0-9:.Z+-]{0,12})?",
+        any::<String>(),
+    ]
+}
+
+#[test]
+fn yaml_1_1_reads_back_every_string_we_write() {
+    // PyYAML is a YAML 1.1 reader, like the yaml.v2 lineage: it takes `yes`, `1:30`, `0o17`
+    // or `10.0.0.1` for other types unless they are quoted. Our writer must quote them.
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strings: Vec<String> = (0..4000)
+        .map(|_| {
+            yaml_tricky_string()
+                .new_tree(&mut runner)
+                .unwrap()
+                .current()
+        })
+        .collect();
+    // Each string as a value and as a key, in the layouts parca.yaml uses.
+    let docs: Vec<String> = strings
+        .iter()
+        .map(|s| {
+            let doc = BTreeMap::from([
+                ("list".to_owned(), serde_json::json!([s])),
+                ("map".to_owned(), serde_json::json!({ s: s })),
+            ]);
+            parca_broker::render::yaml::to_string(&doc).unwrap()
+        })
+        .collect();
+    let lines = python_lines(
+        "import json,sys,yaml\nfor line in sys.stdin:\n    print(json.dumps(yaml.safe_load(json.loads(line)), default=repr))",
+        docs.iter().map(|doc| serde_json::to_string(doc).unwrap()),
+    );
+    assert_eq!(lines.len(), strings.len());
+    for ((s, doc), line) in strings.iter().zip(&docs).zip(lines) {
+        let back: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"list": [s], "map": { s: s }}),
+            "{s:?} written as\n{doc}"
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn the_yaml_writer_round_trips_parca_config_shapes(
+        entries in proptest::collection::btree_map(yaml_tricky_string(), proptest::collection::vec(yaml_tricky_string(), 0..3), 0..4),
+        float in any::<f64>().prop_filter("NaN is not equal to itself", |f| !f.is_nan()),
+        number in any::<i64>(),
+        flag in any::<bool>(),
+    ) {
+        use parca_broker::render::PlainValue;
+        let config: BTreeMap<String, PlainValue> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), PlainValue::List(v.iter().cloned().map(PlainValue::Str).collect())))
+            .chain([
+                ("float".to_owned(), PlainValue::Float(float)),
+                ("int".to_owned(), PlainValue::Int(number)),
+                ("bool".to_owned(), PlainValue::Bool(flag)),
+                ("nested".to_owned(), PlainValue::Map(BTreeMap::from([("empty".to_owned(), PlainValue::List(vec![]))]))),
+            ])
+            .collect();
+        let text = parca_broker::render::yaml::to_string(&config).unwrap();
+        let back: BTreeMap<String, PlainValue> = serde_saphyr::from_str(&text).unwrap();
+        prop_assert_eq!(back, config, "{}", text);
     }
 }

@@ -666,9 +666,9 @@ pub fn render_config(
     let mut problems =
         super::validate::jobs_problems(&config.scrape_configs[..base.scrape_configs.len()]);
     problems.extend(super::validate::file_problems(&config));
-    // Serialising these types cannot fail in practice; if it ever did, nothing is written
-    // (an unparseable parca.yaml is exactly what Parca refuses).
-    let yaml = serde_saphyr::to_string(&config).unwrap_or_else(|err| {
+    // Writing fails only for a map key over YAML's 1,024-character key limit (a bucket
+    // setting or a header name of the base config); then nothing is written.
+    let yaml = super::yaml::to_string(&config).unwrap_or_else(|err| {
         problems.push(super::validate::Problem {
             location: "parca.yaml".into(),
             message: format!("cannot be serialised: {err}"),
