@@ -15,7 +15,7 @@ use crate::model::{
 };
 use crate::pyjson;
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// One static_config of a rendered job.
@@ -697,6 +697,7 @@ impl RelationCtx<'_> {
             units.sort_by_cached_key(|(name, _)| (unit_number(name), name.as_str()));
         }
         let mut hosts: Vec<UnitHost> = Vec::with_capacity(units.len());
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(units.len());
         for (juju_name, bag) in units {
             let bytes = limits::bag_bytes(bag);
             if bytes > limits::MAX_UNIT_BAG_BYTES && self.fixes.has(Fix::F6) {
@@ -739,7 +740,8 @@ impl RelationCtx<'_> {
             } else {
                 raw.to_owned()
             };
-            match hosts.iter_mut().find(|h| &*h.name == name) {
+            // By name: a linear search here made a relation of K units cost O(K²).
+            match seen.get(name).map(|&i| &mut hosts[i]) {
                 Some(existing) if self.fixes.has(Fix::F1) => {
                     let kept = existing.address.clone();
                     self.reject_in(
@@ -753,10 +755,13 @@ impl RelationCtx<'_> {
                 }
                 // Python's dict keyed by name: the last unit wins, at the first one's position.
                 Some(existing) => existing.address = address,
-                None => hosts.push(UnitHost {
-                    name: Arc::from(name),
-                    address,
-                }),
+                None => {
+                    seen.insert(name, hosts.len());
+                    hosts.push(UnitHost {
+                        name: Arc::from(name),
+                        address,
+                    });
+                }
             }
         }
         hosts
