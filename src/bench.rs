@@ -497,7 +497,7 @@ pub fn spawn_service(
 /// ports, so probes fail at once), waits until it is idle, and reads its `VmRSS` (KiB).
 fn service_idle_rss(binary: &Path, work: &Path) -> Result<Option<u64>, SimError> {
     let state = work.join("service-state.json");
-    write_service_state(1000, "bench", &state)?;
+    write_service_state(500, "bench", &state)?;
     let (mut child, _) = spawn_service(
         binary,
         &state,

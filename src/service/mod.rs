@@ -604,6 +604,19 @@ fn read_state(path: &std::path::Path) -> Result<Option<StateBytes>, String> {
     }))
 }
 
+/// Hands memory freed inside the allocator back to the system. glibc keeps freed heap memory
+/// (and raises its mmap threshold after a large free), so the megabytes of a parsed state file
+/// would otherwise stay in the service's RSS for good: 5,000 targets idle at ~22 MiB instead
+/// of ~15 (issue 9, P5).
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes no pointer of
+    // ours and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Reloads the state file whenever its modification time or size changes.
 async fn watch_state(shared: Arc<Shared>, path: PathBuf) {
     let mut seen = None;
@@ -621,6 +634,8 @@ async fn watch_state(shared: Arc<Shared>, path: PathBuf) {
             let _ = tokio::task::spawn_blocking(move || {
                 if load_state(&shared, &path) {
                     tracing::info!(path = %path.display(), "state reloaded");
+                    // The file's text and the previous state are freed now.
+                    release_freed_memory();
                 }
             })
             .await;

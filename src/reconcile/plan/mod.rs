@@ -840,7 +840,7 @@ fn action_outcome(
             let text = if rows.is_empty() {
                 "[]".to_owned()
             } else {
-                serde_saphyr::to_string(&rows).unwrap_or_default()
+                crate::render::yaml::to_string(&rows).unwrap_or_default()
             };
             ok(vec![("count", rows.len().to_string()), ("targets", text)])
         }
