@@ -266,6 +266,32 @@ pub struct Report {
 pub fn run(binary: &Path, source: &Path, work: &Path, quick: bool) -> Result<Report, SimError> {
     let mut rows = Vec::new();
     let mut per_k = Vec::new();
+    // P2 first, in a fresh heap: after the K = 1,000 fan-in this process's heap is large and
+    // fragmented, and every allocation of the render pays for it (30 ms instead of 13).
+    for units in [10u64, 100, 1000, 5000] {
+        let apps = (units / 5).max(1);
+        let relations = provider_relations(apps, units / apps, false);
+        let runs = if units >= 1000 { 100 } else { 300 };
+        // The 2 ms target is for 5,000 units; the smaller sizes show how the cost grows.
+        let p2 = |figure: String, took: Duration| {
+            if units == 5000 {
+                judged(figure, ms(took), "≤ 2 ms", took <= Duration::from_millis(2))
+            } else {
+                row(figure, ms(took))
+            }
+        };
+        rows.push(p2(
+            format!("P2 consumer render only (the issue-3 figure): {units} units"),
+            consumer_median(&relations, runs),
+        ));
+        rows.push(p2(
+            format!(
+                "P2 render + validate + serialise: {apps} apps, {units} units, {} targets",
+                units * 2
+            ),
+            render_median(&relations, runs),
+        ));
+    }
     let ks: &[u32] = if quick {
         &[1, 10, 100]
     } else {
@@ -382,50 +408,30 @@ pub fn run(binary: &Path, source: &Path, work: &Path, quick: bool) -> Result<Rep
                     ms(run.elapsed),
                 ));
             }
+            // Medians: a single start or hook varies by ±1 ms here.
             fan.model.in_process(true);
-            let runs = fan.model.update_status(BROKER)?;
-            if let Some(run) = runs.first() {
-                rows.push(row("P5 no-op hook in process", ms(run.elapsed)));
+            let mut noop = Vec::new();
+            for _ in 0..9 {
+                noop.extend(fan.model.update_status(BROKER)?.first().map(|r| r.elapsed));
             }
-            let start = Instant::now();
-            let status = std::process::Command::new(binary)
-                .arg("--version")
-                .stdout(std::process::Stdio::null())
-                .status()?;
-            let started = start.elapsed();
+            noop.sort();
+            let noop = noop.get(noop.len() / 2).copied().unwrap_or_default();
+            rows.push(row("P5 no-op hook in process (median of 9)", ms(noop)));
+            let mut started_ok = true;
+            let started = median(21, || {
+                let status = std::process::Command::new(binary)
+                    .arg("--version")
+                    .stdout(std::process::Stdio::null())
+                    .status();
+                started_ok &= status.is_ok_and(|s| s.success());
+            });
             rows.push(judged(
-                "P5 process start to exit of the binary (--version)",
-                ms(started),
-                "no-op hook ≤ 3 ms",
-                status.success()
-                    && started + runs.first().map_or(Duration::ZERO, |r| r.elapsed)
-                        <= Duration::from_millis(3),
+                "P5 process start to exit of the binary (--version, median of 21) + no-op hook",
+                format!("{} + {} = {}", ms(started), ms(noop), ms(started + noop)),
+                "≤ 3 ms",
+                started_ok && started + noop <= Duration::from_millis(3),
             ));
         }
-    }
-    for units in [10u64, 100, 1000, 5000] {
-        let apps = (units / 5).max(1);
-        let relations = provider_relations(apps, units / apps, false);
-        let runs = if units >= 1000 { 100 } else { 300 };
-        // The 2 ms target is for 5,000 units; the smaller sizes show how the cost grows.
-        let p2 = |figure: String, took: Duration| {
-            if units == 5000 {
-                judged(figure, ms(took), "≤ 2 ms", took <= Duration::from_millis(2))
-            } else {
-                row(figure, ms(took))
-            }
-        };
-        rows.push(p2(
-            format!("P2 consumer render only (the issue-3 figure): {units} units"),
-            consumer_median(&relations, runs),
-        ));
-        rows.push(p2(
-            format!(
-                "P2 render + validate + serialise: {apps} apps, {units} units, {} targets",
-                units * 2
-            ),
-            render_median(&relations, runs),
-        ));
     }
     let size = std::fs::metadata(binary)?.len();
     rows.push(judged(

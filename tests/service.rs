@@ -11,7 +11,6 @@ use parca_broker::reconcile::snapshot::{
 };
 use parca_broker::service::{ProbeOptions, ServeOptions, serve_with};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,7 +74,7 @@ fn snapshot(targets: &[(&str, String)]) -> BrokerSnapshot {
                 .iter()
                 .map(|(unit, target)| TargetGroup {
                     targets: vec![target.clone()],
-                    labels: BTreeMap::from([("juju_unit".to_owned(), (*unit).to_owned())]),
+                    labels: [("juju_unit", *unit)].into_iter().collect(),
                     unit: Some((*unit).to_owned()),
                     owner: None,
                 })

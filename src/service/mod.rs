@@ -312,10 +312,16 @@ pub async fn serve_with(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
     let shared = Shared::new();
+    let loaded_stamp = state_stamp(&options.state_file);
     load_state(&shared, &options.state_file);
+    release_freed_memory();
     let listen = listener.local_addr().map_err(ServiceError::Serve)?;
     tracing::info!(listen = %listen, state = %options.state_file.display(), "parca-broker service started");
-    let watcher = tokio::spawn(watch_state(Arc::clone(&shared), options.state_file.clone()));
+    let watcher = tokio::spawn(watch_state(
+        Arc::clone(&shared),
+        options.state_file.clone(),
+        loaded_stamp,
+    ));
     let prober = tokio::spawn(probe::run(Arc::clone(&shared), options.probe.clone()));
     // The stop signal ends accepting (graceful), and starts the deadline for in-flight ones.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -543,7 +549,11 @@ pub fn load_state(shared: &Shared, path: &std::path::Path) -> bool {
             return false;
         }
         Ok(Some(StateBytes { text, modified })) => {
-            match serde_json::from_slice::<BrokerSnapshot>(&text) {
+            let parsed = crate::reconcile::snapshot::with_shared_label_text(|| {
+                serde_json::from_slice::<BrokerSnapshot>(&text)
+            });
+            drop(text);
+            match parsed {
                 Ok(snapshot) => {
                     shared.set_snapshot(snapshot, modified);
                     shared.set_state_problem(None);
@@ -617,15 +627,22 @@ pub fn release_freed_memory() {
     }
 }
 
-/// Reloads the state file whenever its modification time or size changes.
-async fn watch_state(shared: Arc<Shared>, path: PathBuf) {
-    let mut seen = None;
+/// What tells a state file's versions apart: its modification time and size (`None`: no file).
+type StateStamp = Option<(Option<SystemTime>, u64)>;
+
+fn state_stamp(path: &std::path::Path) -> StateStamp {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.modified().ok(), m.len()))
+}
+
+/// Reloads the state file whenever its modification time or size changes from `seen` (the
+/// file as it was when it was loaded at start: not parsed twice).
+async fn watch_state(shared: Arc<Shared>, path: PathBuf, mut seen: StateStamp) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tick.tick().await;
-        let stamp = std::fs::metadata(&path)
-            .ok()
-            .map(|m| (m.modified().ok(), m.len()));
+        let stamp = state_stamp(&path);
         // A change, or the file gone (reported, the last good state kept).
         if stamp != seen {
             seen = stamp;

@@ -75,6 +75,8 @@ pub async fn run(shared: Arc<Shared>, options: ProbeOptions) {
     loop {
         probe_round(&shared, &client, options.concurrency.max(1)).await;
         parca_round(&shared, &client).await;
+        // A round's thousands of request futures are freed now; give the memory back.
+        super::release_freed_memory();
         tokio::time::sleep(jittered(options.interval)).await;
     }
 }
