@@ -336,11 +336,11 @@ pub fn run_serve(
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        // Colour codes only for a terminal: never into journald or a log file.
-        .with_ansi(std::io::stderr().is_terminal())
+        // Never colour codes: journald and log files read them as text (and the binary is
+        // built without them, P5).
+        .with_ansi(false)
         .with_writer(std::io::stderr)
         .try_init();
 }
