@@ -168,6 +168,82 @@ fn parca_loads_what_we_render_from_generated_provider_data() {
     }
 }
 
+/// Our YAML writer's quoting and escapes, read by Parca's own YAML library (yaml.v3): label
+/// values and a job name that plain YAML would retype or misparse, control characters,
+/// line separators and astral characters. Each must load.
+#[test]
+fn parca_loads_the_strings_our_yaml_writer_quotes() {
+    use parca_broker::render::ScrapeConfig;
+    use parca_broker::render::parca_config::StaticConfig;
+    let tricky = [
+        "yes",
+        "No",
+        "~",
+        "null",
+        "0x1F",
+        "0o17",
+        "1:30",
+        "1_000",
+        "10.0.0.1",
+        ".inf",
+        "2001-12-14",
+        "<<",
+        "=",
+        "- a",
+        "a: b",
+        "a #b",
+        "#a",
+        "[a]",
+        "{a}",
+        "*a",
+        "&a",
+        "!a",
+        "|",
+        ">",
+        "'a",
+        "\"a",
+        "%a",
+        "@a",
+        "`a",
+        " lead",
+        "trail ",
+        "a:",
+        "tab\there",
+        "two\nlines",
+        "\u{85}",
+        "\u{2028}",
+        "\u{feff}bom",
+        "bell\u{7}",
+        "😀 astral",
+        "back\\slash",
+        "",
+    ];
+    let config = ParcaConfig {
+        object_storage: ObjectStorage::default(),
+        scrape_configs: vec![ScrapeConfig {
+            job_name: "yes".into(),
+            static_configs: vec![Some(StaticConfig {
+                targets: vec!["10.0.0.1:6060".into()],
+                labels: tricky
+                    .iter()
+                    .enumerate()
+                    .map(|(i, value)| (format!("l{i}"), (*value).to_owned()))
+                    .collect(),
+            })],
+            ..Default::default()
+        }],
+    };
+    let yaml = parca_broker::render::yaml::to_string(&config).unwrap();
+    assert!(
+        yaml.contains("job_name: \"yes\"") && yaml.contains("\"\\u2028\""),
+        "{yaml}"
+    );
+    let back: ParcaConfig = serde_saphyr::from_str(&yaml).unwrap();
+    assert_eq!(back, config);
+    let verdicts = judge_all(&[("tricky strings".to_owned(), yaml.clone())]);
+    assert_eq!(verdicts[0], ParcaVerdict::Accepted, "{yaml}");
+}
+
 /// The judge itself can fail: a file Parca refuses comes back rejected with Parca's reason.
 #[test]
 fn the_judge_reports_parcas_reason_for_a_bad_file() {

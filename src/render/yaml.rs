@@ -14,10 +14,11 @@
 //!     - 10.0.0.1:6060
 //! ```
 //!
-//! Strings are written plain when every YAML 1.1 and 1.2 reader takes them back as the same
-//! string (Parca reads with Go's yaml.v2, a YAML 1.1 reader, where `yes`, `0x1F`, `1:30` or
-//! `10.0.0.1` are not strings), and double-quoted with escapes otherwise. Tests read every
-//! output back with a YAML parser and compare.
+//! Strings are written plain only when YAML 1.2 readers (Parca's yaml.v3, serde-saphyr) and
+//! YAML 1.1 readers (yaml.v2, PyYAML: there `yes`, `0x1F`, `1:30` or `10.0.0.1` are not
+//! strings) all take them back as the same string, and double-quoted with escapes otherwise:
+//! the file means the same to whichever tool an operator reads it with. Tests read the output
+//! back with PyYAML and serde-saphyr and compare.
 
 use serde::Serialize;
 use serde::ser::{self, Impossible};
@@ -29,7 +30,8 @@ pub enum YamlError {
     /// A shape parca.yaml never has (bytes, a non-text map key, …).
     #[error("cannot write {0} in parca.yaml")]
     Unsupported(&'static str),
-    /// yaml.v2 refuses implicit keys over 1,024 characters.
+    /// YAML limits implicit keys to 1,024 characters (libyaml, yaml.v2 and yaml.v3 refuse
+    /// longer ones).
     #[error("a map key of {0} bytes is over YAML's 1,024-character limit for a key")]
     KeyTooLong(usize),
     /// From a `Serialize` implementation.
