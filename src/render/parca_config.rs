@@ -6,7 +6,7 @@
 //! a job that does not fit is dropped with the reason, and the rest of the file still renders.
 
 use crate::interfaces::parca_scrape::{RelabelConfig, ScrapeJob};
-use crate::model::{Rejection, RejectionKind, Scope};
+use crate::model::{Labels, Rejection, RejectionKind, Scope};
 use crate::pyjson;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -577,8 +577,8 @@ pub struct StaticConfig {
     /// `host:port` targets.
     pub targets: Vec<String>,
     /// Labels (values are text in Parca).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
 }
 
 /// An `http_sd_configs` entry.
@@ -732,14 +732,11 @@ fn scrape_config(job: &ScrapeJob, discovery: &Discovery) -> Result<ScrapeConfig,
     let static_configs = job
         .static_configs
         .iter()
-        .map(|sc| {
+        .zip(job.label_sets(label_text))
+        .map(|(sc, labels)| {
             Some(StaticConfig {
                 targets: sc.targets.clone(),
-                labels: sc
-                    .labels()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), label_text(v)))
-                    .collect(),
+                labels,
             })
         })
         .collect();

@@ -182,7 +182,7 @@ pub fn job_problems(job: &ScrapeConfig) -> Vec<String> {
             None => problems.push("empty or null section in static_configs".to_owned()),
             // Prometheus' target group loader (UTF-8 label names): any name but the empty one;
             // Parca refuses the whole file over it.
-            Some(sc) if sc.labels.contains_key("") => {
+            Some(sc) if sc.labels.get("").is_some() => {
                 problems.push("\"\" is not a valid label name".to_owned())
             }
             Some(_) => {}

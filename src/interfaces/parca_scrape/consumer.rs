@@ -9,6 +9,7 @@
 use super::wire;
 use crate::fixes::{Fix, FixSet};
 use crate::interfaces::topology::{self, ModelUuid};
+use crate::model::Labels;
 use crate::model::limits;
 use crate::model::{
     Host, Rejection, RejectionKind, RelationId, RelationSnapshot, Scope, Target, unit_number,
@@ -118,6 +119,37 @@ impl ScrapeJob {
                 .collect(),
         );
         Value::Object(out)
+    }
+
+    /// Each static_config's full label set (as [`StaticConfig::labels`]), in order, values as
+    /// `text` writes them. A provider map shared by many unit entries is converted once, and
+    /// each unit entry only adds its `juju_unit`, sharing the text: 5,000 units cost 5,000
+    /// small lists, not 70,000 strings (issue 9, P2).
+    pub fn label_sets<'a>(
+        &'a self,
+        text: impl Fn(&Value) -> String + 'a,
+    ) -> impl Iterator<Item = Labels> + 'a {
+        let juju_unit: Arc<str> = Arc::from("juju_unit");
+        let mut converted: Vec<(&Arc<Map<String, Value>>, Labels)> = Vec::new();
+        self.static_configs.iter().map(move |sc| {
+            let known = converted
+                .iter()
+                .position(|(map, _)| Arc::ptr_eq(map, &sc.common_labels));
+            let index = known.unwrap_or_else(|| {
+                let labels = sc
+                    .common_labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), text(v)))
+                    .collect();
+                converted.push((&sc.common_labels, labels));
+                converted.len() - 1
+            });
+            let common = &converted[index].1;
+            match &sc.unit {
+                Some(unit) => common.with(&juju_unit, unit),
+                None => common.clone(),
+            }
+        })
     }
 
     /// Every target of the job with its labels, unit entries included.

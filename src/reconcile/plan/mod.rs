@@ -519,13 +519,10 @@ pub fn job_views(jobs: &[ScrapeJob]) -> Vec<JobView> {
             groups: job
                 .static_configs
                 .iter()
-                .map(|sc| TargetGroup {
+                .zip(job.label_sets(text))
+                .map(|(sc, labels)| TargetGroup {
                     targets: sc.targets.clone(),
-                    labels: sc
-                        .labels()
-                        .iter()
-                        .map(|(k, v)| (k.clone(), text(v)))
-                        .collect(),
+                    labels,
                     unit: sc.unit.as_deref().map(str::to_owned),
                     owner: None,
                 })
