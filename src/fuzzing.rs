@@ -196,9 +196,26 @@ pub fn duration(data: &[u8]) {
     let _ = validate::parse_duration(&text(data));
 }
 
-/// The config validator on any text: never a panic, and bounded (the YAML budget).
+/// The config validator on any text: never a panic, and bounded (the YAML budget). A file it
+/// accepts goes through our YAML writer: what it writes must read back and be written again
+/// byte for byte (idempotence, not equality: a `.nan` bucket setting is not equal to itself).
 pub fn config(data: &[u8]) {
-    let _ = validate::check_yaml(&text(data));
+    let Ok(config) = validate::check_yaml(&text(data)) else {
+        return;
+    };
+    let Ok(written) = crate::render::yaml::to_string(&config) else {
+        return; // a key over YAML's 1,024-character limit: reported, nothing written
+    };
+    let back: ParcaConfig = match serde_saphyr::from_str(&written) {
+        Ok(back) => back,
+        Err(err) => panic!("our parca.yaml does not read back: {err}\n{written}"),
+    };
+    let again = crate::render::yaml::to_string(&back).ok();
+    assert_eq!(
+        again.as_deref(),
+        Some(written.as_str()),
+        "written twice, the parca.yaml differs"
+    );
 }
 
 /// The hook environment parser: `NAME=value` lines. Never a panic; a context it accepts has a
