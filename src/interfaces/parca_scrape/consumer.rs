@@ -9,10 +9,10 @@
 use super::wire;
 use crate::fixes::{Fix, FixSet};
 use crate::interfaces::topology::{self, ModelUuid};
-use crate::model::Labels;
 use crate::model::limits;
 use crate::model::{
-    Host, Rejection, RejectionKind, RelationId, RelationSnapshot, Scope, Target, unit_number,
+    Host, Labels, Rejection, RejectionKind, RelationId, RelationSnapshot, Scope, Target,
+    unit_number,
 };
 use crate::pyjson;
 use serde_json::{Map, Value, json};
