@@ -13,6 +13,22 @@ use std::sync::Arc;
 pub struct Labels(Vec<(Arc<str>, Arc<str>)>);
 
 impl Labels {
+    /// No labels.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// A copy with `name` set to `value` (replaced if present); the text is shared, not copied.
+    pub fn with(&self, name: &Arc<str>, value: &Arc<str>) -> Labels {
+        let mut pairs = Vec::with_capacity(self.0.len() + 1);
+        pairs.extend(self.0.iter().cloned());
+        match pairs.binary_search_by(|(k, _)| (**k).cmp(&**name)) {
+            Ok(i) => pairs[i].1 = Arc::clone(value),
+            Err(i) => pairs.insert(i, (Arc::clone(name), Arc::clone(value))),
+        }
+        Labels(pairs)
+    }
+
     /// `(name, value)` in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (&**k, &**v))
@@ -112,28 +128,16 @@ fn shared_text(text: &str) -> Arc<str> {
 /// Runs `read` (a state file being parsed) with equal label names and values sharing one
 /// allocation. The sharing ends with `read`: nothing is kept for the next file.
 pub fn with_shared_label_text<T>(read: impl FnOnce() -> T) -> T {
-    SHARED_TEXT.with(|shared| *shared.borrow_mut() = Some(Default::default()));
-    let out = read();
-    SHARED_TEXT.with(|shared| *shared.borrow_mut() = None);
-    out
-}
-
-impl Labels {
-    /// No labels.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// A copy with `name` set to `value` (replaced if present); the text is shared, not copied.
-    pub fn with(&self, name: &Arc<str>, value: &Arc<str>) -> Labels {
-        let mut pairs = Vec::with_capacity(self.0.len() + 1);
-        pairs.extend(self.0.iter().cloned());
-        match pairs.binary_search_by(|(k, _)| (**k).cmp(&**name)) {
-            Ok(i) => pairs[i].1 = Arc::clone(value),
-            Err(i) => pairs.insert(i, (Arc::clone(name), Arc::clone(value))),
+    /// Ends the sharing even if `read` panics.
+    struct EndSharing;
+    impl Drop for EndSharing {
+        fn drop(&mut self) {
+            SHARED_TEXT.with(|shared| *shared.borrow_mut() = None);
         }
-        Labels(pairs)
     }
+    SHARED_TEXT.with(|shared| *shared.borrow_mut() = Some(Default::default()));
+    let _end = EndSharing;
+    read()
 }
 
 #[cfg(test)]
