@@ -96,7 +96,7 @@ pub fn provider_relations(apps: u64, units_per_app: u64, loopback: bool) -> Vec<
 /// The median time of `runs` calls of `work` (its result is dropped after the clock stops:
 /// freeing it is the caller's cost).
 fn median<T>(runs: usize, mut work: impl FnMut() -> T) -> Duration {
-    let mut times: Vec<Duration> = (0..runs.max(1))
+    let times: Vec<Duration> = (0..runs.max(1))
         .map(|_| {
             let start = Instant::now();
             let output = std::hint::black_box(work());
@@ -105,8 +105,14 @@ fn median<T>(runs: usize, mut work: impl FnMut() -> T) -> Duration {
             elapsed
         })
         .collect();
-    times.sort();
-    times[times.len() / 2]
+    middle(times, |t| *t).unwrap_or_default()
+}
+
+/// The middle item of `items` by `key` (the upper one of an even count); `None` if empty.
+fn middle<T, K: Ord>(mut items: Vec<T>, key: impl FnMut(&T) -> K) -> Option<T> {
+    items.sort_by_key(key);
+    let at = items.len() / 2;
+    (at < items.len()).then(|| items.swap_remove(at))
 }
 
 /// P2: render + validate + serialise (the consumer, unique names, parca.yaml) — median of `runs`.
@@ -227,13 +233,12 @@ fn hook_cost_median(
         incremental.push(cost.incremental);
         full.push(cost.full);
     }
-    let median = |mut runs: Vec<HookRun>| {
-        runs.sort_by_key(|r| r.elapsed);
-        runs.swap_remove(runs.len() / 2)
+    let median = |runs: Vec<HookRun>| {
+        middle(runs, |r| r.elapsed).ok_or_else(|| SimError::Usage("no hook run".into()))
     };
     Ok(HookCost {
-        incremental: median(incremental),
-        full: median(full),
+        incremental: median(incremental)?,
+        full: median(full)?,
     })
 }
 
@@ -440,8 +445,7 @@ pub fn run(binary: &Path, source: &Path, work: &Path, quick: bool) -> Result<Rep
             for _ in 0..9 {
                 noop.extend(fan.model.update_status(BROKER)?.first().map(|r| r.elapsed));
             }
-            noop.sort();
-            let noop = noop.get(noop.len() / 2).copied().unwrap_or_default();
+            let noop = middle(noop, |d| *d).unwrap_or_default();
             rows.push(row("P5 no-op hook in process (median of 9)", ms(noop)));
             let mut started_ok = true;
             let started = median(21, || {
@@ -664,5 +668,18 @@ impl Report {
         }
         svg.push_str("</svg>\n");
         svg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn middle_is_the_median_item_by_key() {
+        assert_eq!(middle(vec![5, 1, 9], |n| *n), Some(5));
+        assert_eq!(middle(vec![4, 1, 3, 2], |n| *n), Some(3));
+        assert_eq!(middle(vec![("a", 2), ("b", 1)], |p| p.1), Some(("a", 2)));
+        assert_eq!(middle(Vec::<u8>::new(), |n| *n), None);
     }
 }
