@@ -374,10 +374,19 @@ pub fn run_bench(
         let path = path.display().to_string();
         move |source| CliError::Read { path, source }
     };
-    let binary = std::env::current_exe()
+    let full = std::env::current_exe()
         .map_err(|e| CliError::Bench(format!("cannot find this executable: {e}")))?;
+    // The hooks are measured with the binary the charm ships as dispatch, built beside this one.
+    let dispatch = full.with_file_name("dispatch");
+    if !dispatch.is_file() {
+        return Err(CliError::Bench(format!(
+            "no dispatch binary at {}: build both binaries first (`cargo build --release`; scripts/bench does)",
+            dispatch.display()
+        )));
+    }
+    let binaries = crate::bench::Binaries { full, dispatch };
     let work = std::env::temp_dir().join(format!("parca-broker-bench-{}", std::process::id()));
-    let report = crate::bench::run(&binary, &source, &work, quick)
+    let report = crate::bench::run(&binaries, &source, &work, quick)
         .map_err(|e| CliError::Bench(e.to_string()))?;
     let _ = std::fs::remove_dir_all(&work);
     let table = report.table();

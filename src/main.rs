@@ -5,8 +5,6 @@ use clap::Parser;
 use parca_broker::cli::{
     Cli, Command, run_bench, run_check_config, run_demo, run_loadtest, run_serve, run_vectors,
 };
-use parca_broker::juju::{JujuContext, ProcessRunner};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -20,7 +18,7 @@ fn main() -> ExitCode {
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     if std::env::var_os("JUJU_DISPATCH_PATH").is_some() {
-        return run_hook();
+        return parca_broker::reconcile::hook_main();
     }
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -72,29 +70,6 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("parca-broker: {err}");
             ExitCode::from(2)
-        }
-    }
-}
-
-/// One Juju hook. A non-zero exit puts the unit in error, so only unexpected failures (a hook
-/// tool or the disk failing) get one; bad remote data never does.
-fn run_hook() -> ExitCode {
-    let ctx = match JujuContext::from_env(|k| std::env::var(k).ok()) {
-        Ok(ctx) => ctx,
-        Err(err) => {
-            eprintln!("parca-broker: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    // Every file the charm writes lives under this root: `/` under Juju; the simulator points it
-    // at a sandbox (the one variable Juju itself never sets).
-    let root =
-        std::env::var_os("PARCA_BROKER_ROOT").map_or_else(|| PathBuf::from("/"), PathBuf::from);
-    match parca_broker::reconcile::run(ctx, &ProcessRunner, &root) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("parca-broker: hook failed: {err}");
-            ExitCode::FAILURE
         }
     }
 }

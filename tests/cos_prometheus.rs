@@ -64,7 +64,7 @@ fn a_real_prometheus_scrapes_the_broker_loads_its_rules_and_answers_the_dashboar
     // targets do not answer (so the per-app metrics have something to say).
     let mut m = Model::new(
         &dir.join("model"),
-        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        Path::new(env!("CARGO_BIN_EXE_dispatch")),
         Path::new(env!("CARGO_BIN_EXE_parca-broker")),
         Path::new(env!("CARGO_MANIFEST_DIR")),
     )

@@ -176,7 +176,7 @@ fn profiles_flow_from_real_targets_through_the_charms_parca_to_a_real_store() {
 
     let mut m = Model::new(
         &dir.join("model"),
-        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        Path::new(env!("CARGO_BIN_EXE_dispatch")),
         Path::new(env!("CARGO_BIN_EXE_parca-broker")),
         Path::new(env!("CARGO_MANIFEST_DIR")),
     )
@@ -362,7 +362,7 @@ fn two_broker_units_split_the_targets_and_every_target_is_scraped_once() {
 
     let mut m = Model::new(
         &dir.join("model"),
-        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        Path::new(env!("CARGO_BIN_EXE_dispatch")),
         Path::new(env!("CARGO_BIN_EXE_parca-broker")),
         Path::new(env!("CARGO_MANIFEST_DIR")),
     )

@@ -1,4 +1,5 @@
-//! Scenario tests: the real `parca-broker` binary run as `dispatch` under the Juju simulator
+//! Scenario tests: the real `dispatch` binary (src/bin/dispatch.rs, as the charm ships it) run
+//! under the Juju simulator, with the full `parca-broker` binary as the hook tools and service
 //! (real hook-tool executables on PATH, cleared environment, Juju's hook order).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
@@ -20,7 +21,7 @@ fn sandbox(name: &str) -> PathBuf {
 fn model(name: &str) -> Model {
     Model::new(
         &sandbox(name),
-        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        Path::new(env!("CARGO_BIN_EXE_dispatch")),
         Path::new(env!("CARGO_BIN_EXE_parca-broker")),
         Path::new(env!("CARGO_MANIFEST_DIR")),
     )

@@ -22,7 +22,7 @@ fn model(name: &str) -> (Model, PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     let m = Model::new(
         &dir.join("model"),
-        Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        Path::new(env!("CARGO_BIN_EXE_dispatch")),
         Path::new(env!("CARGO_BIN_EXE_parca-broker")),
         Path::new(env!("CARGO_MANIFEST_DIR")),
     )

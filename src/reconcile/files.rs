@@ -33,6 +33,50 @@ pub fn read(root: &Path, path: &str) -> Option<Vec<u8>> {
     fs::read(under(root, path)).ok()
 }
 
+/// A file's length and SHA-256: enough to tell whether new content differs, without holding
+/// the old text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileDigest {
+    len: u64,
+    sha256: [u8; 32],
+}
+
+impl FileDigest {
+    /// The digest of `content`.
+    pub fn of(content: &[u8]) -> FileDigest {
+        use sha2::{Digest, Sha256};
+        FileDigest {
+            len: content.len() as u64,
+            sha256: Sha256::digest(content).into(),
+        }
+    }
+}
+
+/// A file's digest, read in 64 KiB pieces (`None` if it does not exist or cannot be read).
+pub fn digest(root: &Path, path: &str) -> Option<FileDigest> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = fs::File::open(under(root, path)).ok()?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut len = 0u64;
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buffer[..n]);
+                len += n as u64;
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    Some(FileDigest {
+        len,
+        sha256: hasher.finalize().into(),
+    })
+}
+
 /// Modification time of a file, Unix seconds (`None`: absent).
 pub fn modified_unix(root: &Path, path: &str) -> Option<f64> {
     let modified = fs::metadata(under(root, path)).ok()?.modified().ok()?;

@@ -65,6 +65,30 @@ pub fn run(ctx: JujuContext, runner: &dyn ToolRunner, root: &Path) -> Result<(),
     Ok(())
 }
 
+/// The charm's `dispatch`: one hook or action, from Juju's environment. A non-zero exit puts
+/// the unit in error, so only unexpected failures (a hook tool or the disk failing) get one;
+/// bad remote data never does. Every file the charm writes lives under `PARCA_BROKER_ROOT`
+/// (`/` under Juju; the simulator points it at a sandbox, the one variable Juju never sets).
+pub fn hook_main() -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let ctx = match JujuContext::from_env(|k| std::env::var(k).ok()) {
+        Ok(ctx) => ctx,
+        Err(err) => {
+            eprintln!("parca-broker: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let root = std::env::var_os("PARCA_BROKER_ROOT")
+        .map_or_else(|| std::path::PathBuf::from("/"), std::path::PathBuf::from);
+    match run(ctx, &crate::juju::ProcessRunner, &root) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("parca-broker: hook failed: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// This machine's host name (the last-resort unit address).
 pub fn hostname() -> String {
     hostname::get()

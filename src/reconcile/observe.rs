@@ -173,8 +173,12 @@ pub struct Observed {
     pub peers: Option<Peers>,
     /// This machine's host name, the last-resort address.
     pub hostname: String,
-    /// Current content of the files we manage, by logical path (absent: `None`).
+    /// Current content of the managed files a hook reads, by logical path (absent: `None`).
     pub files: Vec<(String, Option<Vec<u8>>)>,
+    /// The managed files a hook only ever writes whole (parca.yaml, the state file, and the
+    /// cache once decoded): their digest, not their text, so a hook at K = 1,000 does not hold
+    /// ~1 MB of old files only to compare them (issue 9, P5). Absent: `None`.
+    pub digests: Vec<(String, Option<files::FileDigest>)>,
     /// Action parameters, when an action runs.
     pub action_params: Option<Map<String, Value>>,
     /// `systemctl is-active parca-broker.service`, when the unit file is installed (`None`: not
@@ -189,9 +193,18 @@ pub struct Observed {
 }
 
 impl Observed {
-    /// Current content of a managed file.
+    /// Current content of a managed file that the hook reads (see [`Observed::files`]).
     pub fn file(&self, path: &str) -> Option<&[u8]> {
         content_of(&self.files, path)
+    }
+
+    /// Would writing `content` to `path` change it (or create it)? By digest for the files kept
+    /// as one, else by content.
+    pub fn file_differs(&self, path: &str, content: &[u8]) -> bool {
+        match self.digests.iter().find(|(p, _)| p == path) {
+            Some((_, digest)) => *digest != Some(files::FileDigest::of(content)),
+            None => self.file(path) != Some(content),
+        }
     }
 }
 
@@ -276,15 +289,12 @@ pub fn observe(
     };
     let (charm_config, _) = super::config::CharmConfig::decode(&config);
     let files: Vec<(String, Option<Vec<u8>>)> = [
-        charm_config.config_file.clone(),
         files::SYSTEMD_UNIT.to_owned(),
         files::PARCA_UNIT.to_owned(),
         charm_config.base_config_file.clone(),
         files::SCRAPER_ARGS.to_owned(),
         files::AGENT_ARGS.to_owned(),
         files::STORE_TOKEN.to_owned(),
-        files::STATE_FILE.to_owned(),
-        files::CACHE_FILE.to_owned(),
     ]
     .into_iter()
     .filter(|path| !path.is_empty())
@@ -293,7 +303,27 @@ pub fn observe(
         (path, content)
     })
     .collect();
-    let cache = RemoteCache::load(content_of(&files, files::CACHE_FILE), &ctx.unit);
+    // The cache is read whole once, to decode it; only its digest is kept.
+    let cache_content = files::read(root, files::CACHE_FILE);
+    let cache = RemoteCache::load(cache_content.as_deref(), &ctx.unit);
+    let mut digests = vec![(
+        files::CACHE_FILE.to_owned(),
+        cache_content.as_deref().map(files::FileDigest::of),
+    )];
+    drop(cache_content);
+    digests.extend(
+        [
+            charm_config.config_file.clone(),
+            files::STATE_FILE.to_owned(),
+        ]
+        .into_iter()
+        // A parca.yaml that is also the base config is read whole, as the base config.
+        .filter(|path| !path.is_empty() && !files.iter().any(|(read, _)| read == path))
+        .map(|path| {
+            let digest = files::digest(root, &path);
+            (path, digest)
+        }),
+    );
     // Is the service still running? Asked on every hook once it is installed, so a crashed
     // service is restarted by the next hook instead of being reported once and forgotten.
     let installed = content_of(&files, files::SYSTEMD_UNIT).is_some();
@@ -374,6 +404,7 @@ pub fn observe(
         peers: relations.peers,
         hostname,
         files,
+        digests,
         action_params,
         service_active,
         parca,

@@ -201,6 +201,8 @@ pub struct Model {
     pub uuid: String,
     dir: PathBuf,
     charm_binary: PathBuf,
+    /// The full `parca-broker` binary: the hook tools, and the service beside `dispatch`.
+    full_binary: PathBuf,
     charm_source: PathBuf,
     tools_dir: PathBuf,
     apps: BTreeMap<String, App>,
@@ -242,8 +244,10 @@ impl Drop for Model {
 
 impl Model {
     /// A model in a fresh sandbox under `dir`. `charm_binary` becomes every charm unit's
-    /// `dispatch`; `tool_binary` is linked under every hook tool name; `charm_source` holds
-    /// `metadata.yaml` and `charm/config.yaml`.
+    /// `dispatch` (the charm ships src/bin/dispatch.rs's binary; the full `parca-broker` runs
+    /// hooks too); `tool_binary`, the full `parca-broker` binary, is linked under every hook
+    /// tool name and, as in the charm, beside `dispatch` as the service's binary;
+    /// `charm_source` holds `metadata.yaml` and `charm/config.yaml`.
     pub fn new(
         dir: &Path,
         charm_binary: &Path,
@@ -263,6 +267,7 @@ impl Model {
             uuid: "8d5d1f3b-3d4a-4c8e-9a52-6b1f2e7c9d10".into(),
             dir: dir.to_owned(),
             charm_binary: charm_binary.to_owned(),
+            full_binary: tool_binary.to_owned(),
             charm_source: charm_source.to_owned(),
             tools_dir,
             apps: BTreeMap::new(),
@@ -1302,6 +1307,10 @@ impl Model {
         let dispatch = charm_dir.join("dispatch");
         if !dispatch.exists() {
             std::os::unix::fs::symlink(&self.charm_binary, &dispatch)?;
+        }
+        let service_binary = charm_dir.join(crate::reconcile::plan::SERVICE_BINARY);
+        if !service_binary.exists() {
+            std::os::unix::fs::symlink(&self.full_binary, &service_binary)?;
         }
         let context_path = unit_dir.join(format!("context-{}.json", self.runs.len()));
         if !self.in_process {

@@ -12,7 +12,7 @@ use std::process::Command;
 pub fn charm_model(dir: &std::path::Path) -> parca_broker::simulator::Model {
     parca_broker::simulator::Model::new(
         dir,
-        std::path::Path::new(env!("CARGO_BIN_EXE_parca-broker")),
+        std::path::Path::new(env!("CARGO_BIN_EXE_dispatch")),
         std::path::Path::new(env!("CARGO_BIN_EXE_parca-broker")),
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
     )

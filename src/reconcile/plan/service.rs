@@ -11,6 +11,10 @@ use crate::reconcile::observe::Observed;
 /// The broker service's systemd unit.
 pub const SERVICE_UNIT: &str = "parca-broker.service";
 
+/// The service's binary, shipped in the charm directory beside `dispatch` (the hooks' own,
+/// smaller binary: src/bin/dispatch.rs).
+pub const SERVICE_BINARY: &str = "parca-broker";
+
 /// What the hook does to the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePlan {
@@ -25,7 +29,7 @@ pub struct ServicePlan {
 /// Decides the service commands for this hook.
 pub fn service(observed: &Observed, config: &CharmConfig) -> ServicePlan {
     let unit_file = systemd_unit(observed, config);
-    let unit_changed = observed.file(SYSTEMD_UNIT) != Some(unit_file.as_bytes());
+    let unit_changed = observed.file_differs(SYSTEMD_UNIT, unit_file.as_bytes());
     let event = match &observed.ctx.dispatch {
         Dispatch::Hook(event) => Some(event),
         Dispatch::Action(_) => None,
@@ -66,7 +70,7 @@ fn systemd_unit(observed: &Observed, config: &CharmConfig) -> String {
          After=network-online.target\n\
          \n\
          [Service]\n\
-         ExecStart={}/dispatch serve --listen {} --state {STATE_FILE} --config-file {}\n\
+         ExecStart={}/{SERVICE_BINARY} serve --listen {} --state {STATE_FILE} --config-file {}\n\
          Restart=on-failure\n\
          RestartSec=5\n\
          # Above systemd's default of 1,024: every client and probe holds a descriptor.\n\

@@ -166,7 +166,7 @@ pub fn workload(
     };
     plan.view.mode = mode.to_owned();
     let unit_file = unit_file(chosen.path(), config, &mode_flags);
-    let unit_changed = observed.file(PARCA_UNIT) != Some(unit_file.as_bytes());
+    let unit_changed = observed.file_differs(PARCA_UNIT, unit_file.as_bytes());
     let event = match &observed.ctx.dispatch {
         crate::juju::Dispatch::Hook(event) => Some(event),
         crate::juju::Dispatch::Action(_) => None,
