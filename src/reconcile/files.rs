@@ -50,6 +50,11 @@ impl FileDigest {
             sha256: Sha256::digest(content).into(),
         }
     }
+
+    /// Is `content` the file's content? A different length answers without hashing.
+    pub fn matches(&self, content: &[u8]) -> bool {
+        self.len == content.len() as u64 && *self == FileDigest::of(content)
+    }
 }
 
 /// A file's digest, read in 64 KiB pieces (`None` if it does not exist or cannot be read).
@@ -163,6 +168,23 @@ mod tests {
         assert_eq!(meta.permissions().mode() & 0o777, 0o640);
         let leftovers: Vec<_> = fs::read_dir(under(&root, "/etc/parca")).unwrap().collect();
         assert_eq!(leftovers.len(), 1, "no temporary files left");
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_digest_read_in_pieces_matches_only_the_same_content() {
+        let root = std::env::temp_dir().join(format!("parca-broker-digest-{}", std::process::id()));
+        // Over two 64 KiB pieces, so the streaming read is exercised.
+        let content: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+        write_atomic(&root, "/var/lib/parca-broker/state.json", &content, 0o640).unwrap();
+        let seen = digest(&root, "/var/lib/parca-broker/state.json").unwrap();
+        assert_eq!(seen, FileDigest::of(&content));
+        assert!(seen.matches(&content));
+        let mut changed = content.clone();
+        changed[100_000] ^= 1;
+        assert!(!seen.matches(&changed), "same length, one bit differs");
+        assert!(!seen.matches(&content[..content.len() - 1]));
+        assert_eq!(digest(&root, "/var/lib/parca-broker/missing.json"), None);
         fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -202,7 +202,7 @@ impl Observed {
     /// as one, else by content.
     pub fn file_differs(&self, path: &str, content: &[u8]) -> bool {
         match self.digests.iter().find(|(p, _)| p == path) {
-            Some((_, digest)) => *digest != Some(files::FileDigest::of(content)),
+            Some((_, digest)) => !digest.is_some_and(|d| d.matches(content)),
             None => self.file(path) != Some(content),
         }
     }

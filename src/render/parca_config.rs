@@ -729,19 +729,22 @@ fn scrape_config(job: &ScrapeJob, discovery: &Discovery) -> Result<ScrapeConfig,
     let tls_config = block("tls_config")?
         .map(|v| serde_json::from_value::<TlsConfig>(v).map_err(|e| format!("tls_config: {e}")))
         .transpose()?;
-    let static_configs = job
-        .static_configs
-        .iter()
-        .zip(job.label_sets(label_text))
-        .map(|(sc, labels)| {
-            Some(StaticConfig {
-                targets: sc.targets.clone(),
-                labels,
-            })
-        })
-        .collect();
+    // With http_sd the targets are the service's to serve: none are built here.
     let (static_configs, http_sd_configs) = match discovery {
-        Discovery::Static => (static_configs, Vec::new()),
+        Discovery::Static => {
+            let static_configs = job
+                .static_configs
+                .iter()
+                .zip(job.label_sets(label_text))
+                .map(|(sc, labels)| {
+                    Some(StaticConfig {
+                        targets: sc.targets.clone(),
+                        labels,
+                    })
+                })
+                .collect();
+            (static_configs, Vec::new())
+        }
         Discovery::HttpSd { base_url } => (Vec::new(), vec![http_sd(base_url, &job.job_name)]),
     };
     Ok(ScrapeConfig {

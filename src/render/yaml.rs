@@ -660,28 +660,13 @@ fn plain_is_safe(s: &str) -> bool {
 /// Whether a plain `s` would be read as null, a boolean, a number, a timestamp or a merge key
 /// by a YAML 1.1 or 1.2 reader (the union of both schemas' implicit types).
 fn resolves_to_non_string(s: &str) -> bool {
-    if s.len() <= 5 {
-        let lower = s.to_ascii_lowercase();
-        if matches!(
-            lower.as_str(),
-            "~" | "null"
-                | "true"
-                | "false"
-                | "yes"
-                | "no"
-                | "on"
-                | "off"
-                | "y"
-                | "n"
-                | "<<"
-                | "="
-                | ".inf"
-                | "+.inf"
-                | "-.inf"
-                | ".nan"
-        ) {
-            return true;
-        }
+    // Compared without case and without a lower-case copy: every short label value passes here.
+    const WORDS: [&str; 16] = [
+        "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n", "<<", "=", ".inf",
+        "+.inf", "-.inf", ".nan",
+    ];
+    if s.len() <= 5 && WORDS.iter().any(|w| w.eq_ignore_ascii_case(s)) {
+        return true;
     }
     let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
     match unsigned.as_bytes().first() {
@@ -694,7 +679,6 @@ fn resolves_to_non_string(s: &str) -> bool {
 /// `.5`, `1e5`, `1.5e+3`, `1:30.5`), and YAML 1.2's `0o17`. Conservative: anything made of
 /// those pieces counts.
 fn looks_numeric(s: &str) -> bool {
-    let bytes = s.as_bytes();
     if let Some(rest) = s
         .strip_prefix("0x")
         .or_else(|| s.strip_prefix("0b"))
@@ -703,24 +687,30 @@ fn looks_numeric(s: &str) -> bool {
         return !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_hexdigit() || b == b'_');
     }
     // Sexagesimal: digits, then `:`-separated groups of one or two digits, maybe a fraction.
-    if bytes.contains(&b':') {
-        let mut groups = s.split(':');
-        let head_ok = groups
-            .next()
-            .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || b == b'_'));
-        let mut rest: Vec<&str> = groups.collect();
-        if let Some(last) = rest.last_mut()
-            && let Some((whole, fraction)) = last.split_once('.')
-        {
-            if !fraction.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
-                return false;
-            }
-            *last = whole;
+    // Every `host:port` target with a numeric host comes here: no allocation.
+    if let Some((head, rest)) = s.split_once(':') {
+        let head_ok = !head.is_empty() && head.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+        if !head_ok {
+            return false;
         }
-        return head_ok
-            && rest
-                .iter()
-                .all(|g| (1..=2).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()));
+        // Only the last group may carry a fraction.
+        let (groups, fraction) = match rest.rsplit_once(':') {
+            Some((middle, last)) => match last.split_once('.') {
+                Some((whole, fraction)) => ((Some(middle), whole), Some(fraction)),
+                None => ((Some(middle), last), None),
+            },
+            None => match rest.split_once('.') {
+                Some((whole, fraction)) => ((None, whole), Some(fraction)),
+                None => ((None, rest), None),
+            },
+        };
+        if fraction.is_some_and(|f| !f.bytes().all(|b| b.is_ascii_digit() || b == b'_')) {
+            return false;
+        }
+        let group_ok =
+            |g: &str| (1..=2).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit());
+        let (middle, last) = groups;
+        return middle.is_none_or(|m| m.split(':').all(group_ok)) && group_ok(last);
     }
     // Decimal ints and floats: a mantissa of digits, `_` and `.`, then maybe an exponent.
     let (mantissa, exponent) = match s.find(['e', 'E']) {
@@ -806,6 +796,11 @@ mod tests {
             "=",
             "0o17",
             "1.",
+            "190:20:30",
+            "1:2:3.5",
+            "1_0:30",
+            "TRUE",
+            "Off",
         ] {
             assert!(!plain_is_safe(s), "{s:?} must be quoted");
         }
@@ -823,6 +818,14 @@ mod tests {
             "0xZ",
             "e5",
             "_",
+            "1:3a",
+            "1:2.5:3",
+            "1::2",
+            "1:123",
+            "1:30.5x",
+            "10.0.0.1:6060:7",
+            "truth",
+            "nope",
         ] {
             assert!(plain_is_safe(s), "{s:?} can stay plain");
         }
