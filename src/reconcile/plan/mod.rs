@@ -169,16 +169,23 @@ pub fn plan(observed: &Observed) -> Plan {
         .unwrap_or_default();
     let members = shard::membership(&observed.ctx.unit, &peer_units);
     let my_jobs = shard::my_share(&consumer.jobs, &members, &observed.ctx.unit);
-    let rendered = render_config(&base, &my_jobs, &discovery);
+    // The typed config has done its work once checked and written as text: it is dropped here,
+    // before the state is built, which a hook at K = 1,000 would otherwise hold beside it (P5).
+    let crate::render::RenderedConfig {
+        yaml: parca_yaml,
+        dropped: dropped_jobs,
+        problems: file_problems,
+        ..
+    } = render_config(&base, &my_jobs, &discovery);
+    drop(my_jobs);
     let ignored: Vec<String> = consumer.ignored.iter().map(ToString::to_string).collect();
     let mut rejections = consumer.rejections;
-    rejections.extend(rendered.dropped.iter().cloned());
+    rejections.extend(dropped_jobs.iter().cloned());
     let jobs: Vec<ScrapeJob> = consumer
         .jobs
         .into_iter()
         .filter(|job| {
-            !rendered
-                .dropped
+            !dropped_jobs
                 .iter()
                 .any(|r| r.job.as_deref() == Some(&job.job_name))
         })
@@ -193,23 +200,18 @@ pub fn plan(observed: &Observed) -> Plan {
             });
         }
     };
-    let size_problem = config_size_problem(&rendered.yaml);
-    if rendered.problems.is_empty() && size_problem.is_none() {
+    let size_problem = config_size_problem(&parca_yaml);
+    if file_problems.is_empty() && size_problem.is_none() {
         // Copied only to be written: an unchanged parca.yaml is compared where it is.
-        if observed.file_differs(&config.config_file, rendered.yaml.as_bytes()) {
-            desire_file(
-                &config.config_file,
-                rendered.yaml.clone().into_bytes(),
-                0o640,
-            );
+        if observed.file_differs(&config.config_file, parca_yaml.as_bytes()) {
+            desire_file(&config.config_file, parca_yaml.clone().into_bytes(), 0o640);
         }
     } else if let Some(problem) = size_problem {
         problems.push(format!("parca.yaml not written: {problem}"));
     } else {
         // Parca would refuse the whole file: keep the one it has.
         problems.extend(
-            rendered
-                .problems
+            file_problems
                 .iter()
                 .map(|p| format!("parca.yaml not written: {p}")),
         );
@@ -344,7 +346,7 @@ pub fn plan(observed: &Observed) -> Plan {
         &jobs,
         &rejections,
         &store,
-        rendered.yaml,
+        parca_yaml,
     );
     snapshot.parca = workload.view.clone();
     snapshot.shard = shard_view;

@@ -70,11 +70,17 @@ pub fn membership(me: &str, peers: &[String]) -> Vec<String> {
 /// every job keeps its place (perhaps without targets), so every unit's parca.yaml has the
 /// same jobs, validated the same way, and differs only in targets (in http-sd mode not at all:
 /// each unit's `/sd` serves its own share).
-pub fn my_share(jobs: &[ScrapeJob], members: &[String], me: &str) -> Vec<ScrapeJob> {
+/// A lone unit owns everything: its jobs are borrowed as they are, not copied.
+pub fn my_share<'a>(
+    jobs: &'a [ScrapeJob],
+    members: &[String],
+    me: &str,
+) -> std::borrow::Cow<'a, [ScrapeJob]> {
     if members.len() <= 1 {
-        return jobs.to_vec();
+        return std::borrow::Cow::Borrowed(jobs);
     }
-    jobs.iter()
+    let mine: Vec<ScrapeJob> = jobs
+        .iter()
         .map(|job| {
             let mut mine = job.clone();
             mine.static_configs = job
@@ -89,7 +95,8 @@ pub fn my_share(jobs: &[ScrapeJob], members: &[String], me: &str) -> Vec<ScrapeJ
                 .collect();
             mine
         })
-        .collect()
+        .collect();
+    std::borrow::Cow::Owned(mine)
 }
 
 #[cfg(test)]
