@@ -1,4 +1,5 @@
-//! The `parca-broker vectors` command, run as a real process.
+//! The command line (`parca-broker vectors`, `check-config`, `serve`), run as real processes;
+//! and `dispatch` handing a command line it is given to `parca-broker`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failure report
 
@@ -131,4 +132,30 @@ fn serve_refuses_probe_intervals_out_of_range() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("--probe-interval"), "{value}: {stderr}");
     }
+}
+
+#[test]
+fn dispatch_hands_a_command_line_to_the_full_binary_with_its_exit_status() {
+    // A service unit written by an older charm runs `<charm dir>/dispatch serve …`.
+    let dispatch = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_dispatch"))
+            .env_remove("JUJU_DISPATCH_PATH")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let version = dispatch(&["--version"]);
+    assert!(version.status.success());
+    assert_eq!(stdout(&version), stdout(&run(&["--version"])));
+    // The service's own refusal, exit status 2, as `parca-broker serve` gives it.
+    let output = dispatch(&["serve", "--probe-interval", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--probe-interval"));
+    // Without arguments and outside Juju it is a hook without its context: exit 1, saying so.
+    let output = Command::new(env!("CARGO_BIN_EXE_dispatch"))
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("JUJU_UNIT_NAME is not set"));
 }
