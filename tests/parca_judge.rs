@@ -223,7 +223,7 @@ fn parca_loads_the_strings_our_yaml_writer_quotes() {
         scrape_configs: vec![ScrapeConfig {
             job_name: "yes".into(),
             static_configs: vec![Some(StaticConfig {
-                targets: vec!["10.0.0.1:6060".into()],
+                targets: vec!["10.0.0.1:6060".to_owned()].into(),
                 labels: tricky
                     .iter()
                     .enumerate()

@@ -73,7 +73,7 @@ fn snapshot(targets: &[(&str, String)]) -> BrokerSnapshot {
             groups: targets
                 .iter()
                 .map(|(unit, target)| TargetGroup {
-                    targets: vec![target.clone()],
+                    targets: vec![target.clone()].into(),
                     labels: [("juju_unit", *unit)].into_iter().collect(),
                     unit: Some((*unit).to_owned()),
                     owner: None,

@@ -121,8 +121,8 @@ pub struct JobView {
 /// One target group (a static_config).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TargetGroup {
-    /// `host:port` targets.
-    pub targets: Vec<String>,
+    /// `host:port` targets (shared with the rendered job they come from).
+    pub targets: std::sync::Arc<[String]>,
     /// Labels (text).
     pub labels: Labels,
     /// The Juju unit, for per-unit groups.

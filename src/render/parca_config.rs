@@ -574,8 +574,8 @@ impl From<RelabelConfig> for RelabelRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StaticConfig {
-    /// `host:port` targets.
-    pub targets: Vec<String>,
+    /// `host:port` targets (shared with the rendered job they come from).
+    pub targets: std::sync::Arc<[String]>,
     /// Labels (values are text in Parca).
     #[serde(default, skip_serializing_if = "Labels::is_empty")]
     pub labels: Labels,

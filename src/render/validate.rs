@@ -170,7 +170,7 @@ pub fn job_problems(job: &ScrapeConfig) -> Vec<String> {
             .static_configs
             .iter()
             .flatten()
-            .flat_map(|sc| &sc.targets)
+            .flat_map(|sc| sc.targets.iter())
         {
             if target.contains('/') {
                 problems.push(format!("{target:?} is not a valid hostname"));

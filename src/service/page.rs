@@ -224,7 +224,7 @@ pub fn render(
     let parca_targets = parca.as_ref().ok();
     for job in &s.jobs {
         for group in &job.groups {
-            for target in &group.targets {
+            for target in group.targets.iter() {
                 let key = target_key(&job.name, target);
                 let h = health.get(&key);
                 let parca_cell = match parca_targets.and_then(|p| p.get(&key)) {

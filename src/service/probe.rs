@@ -232,7 +232,7 @@ pub async fn probe_round(shared: &Arc<Shared>, client: &reqwest::Client, concurr
             .iter()
             .filter(|g| super::owned_here(&snapshot, g))
         {
-            for target in &group.targets {
+            for target in group.targets.iter() {
                 let counts = by_app.entry(job.app.as_str()).or_default();
                 counts.0 += 1;
                 counts.1 += usize::from(

@@ -22,8 +22,9 @@ use std::sync::Arc;
 /// One static_config of a rendered job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaticConfig {
-    /// `host:port` targets.
-    pub targets: Vec<String>,
+    /// `host:port` targets, shared with the typed parca.yaml and the service's view built
+    /// from them (three copies per unit otherwise; issue 9).
+    pub targets: Arc<[String]>,
     /// Provider labels merged with the topology labels (values as the provider sent them),
     /// shared by every entry of one provider static_config. A unit entry's full label set adds
     /// `juju_unit`; see [`StaticConfig::labels`].
@@ -891,7 +892,7 @@ impl RelationCtx<'_> {
             let common = Arc::new(common);
             if !fixed.is_empty() {
                 rendered.push(StaticConfig {
-                    targets: fixed,
+                    targets: fixed.into(),
                     common_labels: Arc::clone(&common),
                     unit: None,
                 });
@@ -902,8 +903,8 @@ impl RelationCtx<'_> {
                 continue;
             }
             for host in hosts {
-                let targets = if wildcards.is_empty() {
-                    vec![host.address.clone()]
+                let targets: Arc<[String]> = if wildcards.is_empty() {
+                    Arc::from([host.address.clone()])
                 } else {
                     wildcards
                         .iter()

@@ -479,7 +479,7 @@ fn shard_groups(job: &ScrapeJob, view: &mut JobView, members: &[String]) {
     let mut groups = Vec::new();
     for group in std::mem::take(&mut view.groups) {
         let mut by_owner: Vec<(String, Vec<String>)> = Vec::new();
-        for target in &group.targets {
+        for target in group.targets.iter() {
             let owner = shard::owner(members, &job.job_name, target)
                 .unwrap_or_default()
                 .to_owned();
@@ -490,7 +490,7 @@ fn shard_groups(job: &ScrapeJob, view: &mut JobView, members: &[String]) {
         }
         for (owner, targets) in by_owner {
             groups.push(TargetGroup {
-                targets,
+                targets: targets.into(),
                 labels: group.labels.clone(),
                 unit: group.unit.clone(),
                 owner: Some(owner),

@@ -14,7 +14,7 @@
 //! MurmurHash3's 64-bit finaliser, which spreads FNV's weak low bits so that scores of
 //! neighbouring unit names are independent. A target is its job name and its `host:port`.
 
-use crate::interfaces::parca_scrape::ScrapeJob;
+use crate::interfaces::parca_scrape::{ScrapeJob, StaticConfig};
 
 /// FNV-1a, 64 bits.
 fn fnv1a64(parts: &[&str]) -> u64 {
@@ -87,10 +87,16 @@ pub fn my_share<'a>(
                 .static_configs
                 .iter()
                 .filter_map(|sc| {
-                    let mut sc = sc.clone();
-                    sc.targets
-                        .retain(|t| owner(members, &job.job_name, t) == Some(me));
-                    (!sc.targets.is_empty()).then_some(sc)
+                    let targets: std::sync::Arc<[String]> = sc
+                        .targets
+                        .iter()
+                        .filter(|t| owner(members, &job.job_name, t) == Some(me))
+                        .cloned()
+                        .collect();
+                    (!targets.is_empty()).then(|| StaticConfig {
+                        targets,
+                        ..sc.clone()
+                    })
                 })
                 .collect();
             mine
