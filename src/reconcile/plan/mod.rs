@@ -191,20 +191,15 @@ pub fn plan(observed: &Observed) -> Plan {
         })
         .collect();
     let mut files = Vec::new();
-    let mut desire_file = |path: &str, content: Vec<u8>, mode: u32| {
-        if observed.file_differs(path, &content) {
-            files.push(FileWrite {
-                path: path.to_owned(),
-                content,
-                mode,
-            });
-        }
-    };
     let size_problem = config_size_problem(&parca_yaml);
     if file_problems.is_empty() && size_problem.is_none() {
         // Copied only to be written: an unchanged parca.yaml is compared where it is.
         if observed.file_differs(&config.config_file, parca_yaml.as_bytes()) {
-            desire_file(&config.config_file, parca_yaml.clone().into_bytes(), 0o640);
+            files.push(FileWrite {
+                path: config.config_file.clone(),
+                content: parca_yaml.clone().into_bytes(),
+                mode: 0o640,
+            });
         }
     } else if let Some(problem) = size_problem {
         problems.push(format!("parca.yaml not written: {problem}"));
@@ -216,6 +211,16 @@ pub fn plan(observed: &Observed) -> Plan {
                 .map(|p| format!("parca.yaml not written: {p}")),
         );
     }
+
+    let mut desire_file = |path: &str, content: Vec<u8>, mode: u32| {
+        if observed.file_differs(path, &content) {
+            files.push(FileWrite {
+                path: path.to_owned(),
+                content,
+                mode,
+            });
+        }
+    };
 
     // The upstream store, relayed to every agent (store.rs).
     let relay = store::relay(observed, &config, fixes);
