@@ -693,24 +693,23 @@ fn looks_numeric(s: &str) -> bool {
         if !head_ok {
             return false;
         }
-        // Only the last group may carry a fraction.
-        let (groups, fraction) = match rest.rsplit_once(':') {
-            Some((middle, last)) => match last.split_once('.') {
-                Some((whole, fraction)) => ((Some(middle), whole), Some(fraction)),
-                None => ((Some(middle), last), None),
-            },
-            None => match rest.split_once('.') {
-                Some((whole, fraction)) => ((None, whole), Some(fraction)),
-                None => ((None, rest), None),
-            },
-        };
-        if fraction.is_some_and(|f| !f.bytes().all(|b| b.is_ascii_digit() || b == b'_')) {
-            return false;
+        let mut groups = rest.split(':').peekable();
+        while let Some(group) = groups.next() {
+            // Only the last group may carry a fraction.
+            let whole = match group.split_once('.').filter(|_| groups.peek().is_none()) {
+                Some((whole, fraction)) => {
+                    if !fraction.bytes().all(|b| b.is_ascii_digit() || b == b'_') {
+                        return false;
+                    }
+                    whole
+                }
+                None => group,
+            };
+            if !(1..=2).contains(&whole.len()) || !whole.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
         }
-        let group_ok =
-            |g: &str| (1..=2).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit());
-        let (middle, last) = groups;
-        return middle.is_none_or(|m| m.split(':').all(group_ok)) && group_ok(last);
+        return true;
     }
     // Decimal ints and floats: a mantissa of digits, `_` and `.`, then maybe an exponent.
     let (mantissa, exponent) = match s.find(['e', 'E']) {
